@@ -1,0 +1,1 @@
+"""pytest-runs: record and replay OpenAI-style Assistants runs in pytest."""

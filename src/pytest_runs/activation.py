@@ -1,0 +1,35 @@
+"""Turning a cassette on for a test and off again: interception, the network guard, the warning filter.
+
+Everything installed here is undone on exit, in reverse order, whether the test passed, failed or was interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+
+from .guard import block_network
+from .intercept import patched
+from .session import Cassette
+
+__all__ = ["ASSISTANTS_DEPRECATION", "activate"]
+
+ASSISTANTS_DEPRECATION = r"The Assistants API is deprecated"
+"""The start of the ``DeprecationWarning`` the openai SDK emits on every Assistants call.
+
+It is ignored inside tests that use a cassette (and only there), so suites run with ``-W error`` keep working: the
+API being deprecated upstream is the reason those cassettes exist.
+"""
+
+
+@contextlib.contextmanager
+def activate(cassette: Cassette) -> Iterator[Cassette]:
+    """Route HTTP through ``cassette`` for the duration of the block (and block the network when it only replays)."""
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(warnings.catch_warnings())
+        warnings.filterwarnings("ignore", message=ASSISTANTS_DEPRECATION, category=DeprecationWarning)
+        stack.enter_context(patched(cassette))
+        if not cassette.is_recording:
+            stack.enter_context(block_network(cassette.describe_blocked, cassette.errors.append))
+        yield cassette

@@ -1,0 +1,136 @@
+"""Settings of one test: the marker, the command line, the ini file and the defaults resolved into one object.
+
+Precedence, highest first: the ``runs_cassette`` marker (closest to the test: function, then class, then module),
+then the command line (``--runs-record-mode``, ``--runs-cassette-dir``), then the ini file (``runs_record_mode``,
+``runs_cassette_dir``), then the defaults (record mode ``none``, directory ``cassettes`` under the rootdir).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .session import RECORD_MODES
+
+__all__ = [
+    "DEFAULT_CASSETTE_DIR",
+    "DEFAULT_RECORD_MODE",
+    "MARKER_SIGNATURE",
+    "TestSettings",
+    "cassette_path",
+    "marker_problems",
+    "resolve",
+]
+
+DEFAULT_RECORD_MODE = "none"
+DEFAULT_CASSETTE_DIR = "cassettes"
+MARKER_SIGNATURE = "runs_cassette(name=None, *, record_mode=None)"
+_MARKER_KEYWORDS = ("name", "record_mode")
+
+
+@dataclass(frozen=True, slots=True)
+class TestSettings:
+    """Everything pytest-runs needs to know to give one test its cassette."""
+
+    __test__ = False  # not a test class, despite the name
+
+    record_mode: str
+    record_mode_source: str
+    cassette_dir: Path
+    path: Path
+    display_path: str
+    rerecord_command: str
+    secret_env: tuple[str, ...]
+
+
+def marker_problems(marker: pytest.Mark) -> list[str]:
+    """What is wrong with a ``runs_cassette`` marker's arguments (empty when nothing is)."""
+    problems = []
+    if len(marker.args) > 1:
+        problems.append(f"it takes at most one positional argument (the name), got {len(marker.args)}")
+    if marker.args and "name" in marker.kwargs:
+        problems.append("the name is given twice (positionally and as name=)")
+    unknown = sorted(set(marker.kwargs) - set(_MARKER_KEYWORDS))
+    if unknown:
+        problems.append(f"unknown argument(s) {', '.join(unknown)}; valid: {', '.join(_MARKER_KEYWORDS)}")
+    mode = marker.kwargs.get("record_mode")
+    if mode is not None and mode not in RECORD_MODES:
+        problems.append(f"record_mode={mode!r} is not a record mode; valid: {', '.join(RECORD_MODES)}")
+    name = marker.args[0] if marker.args else marker.kwargs.get("name")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        problems.append(f"name must be a non-empty string, got {name!r}")
+    return problems
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._\[\]-]")
+
+
+def _safe_part(text: str) -> str:
+    """A file-name-safe version of ``text``; when characters had to be replaced, a short hash of the original is
+    appended so that two different ids never end up with the same file."""
+    safe = _UNSAFE.sub("_", text)
+    if safe != text:
+        safe += "-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+    return safe
+
+
+def cassette_path(item: pytest.Item, cassette_dir: Path, name: str | None) -> Path:
+    """Where a test's cassette lives: ``<dir>/<module path>/<Class.test[param]>.yaml``, or ``<name>.yaml`` in the
+    module's folder when the marker names it."""
+    rootdir = Path(item.config.rootpath)
+    try:
+        module = item.path.relative_to(rootdir).with_suffix("")
+    except ValueError:
+        module = Path(item.path.stem)
+    folder = cassette_dir.joinpath(*(_safe_part(part) for part in module.parts))
+    if name is not None:
+        relative = Path(name)
+        return folder / (relative if relative.suffix in (".yaml", ".yml") else relative.with_name(relative.name + ".yaml"))
+    test = ".".join(item.nodeid.split("::")[1:]) or item.name
+    return folder / f"{_safe_part(test)}.yaml"
+
+
+def _cli_or_ini(config: pytest.Config, option: str, ini: str) -> tuple[Any, str]:
+    value = config.getoption(option)
+    if value is not None:
+        return value, "command line"
+    value = config.getini(ini)
+    if value:
+        return value, "ini"
+    return None, "default"
+
+
+def resolve(item: pytest.Item) -> TestSettings:
+    """The settings for ``item``, by the precedence above."""
+    config = item.config
+    marker = item.get_closest_marker("runs_cassette")
+    marker_kwargs = dict(marker.kwargs) if marker else {}
+    mode, source = _cli_or_ini(config, "runs_record_mode", "runs_record_mode")
+    if marker_kwargs.get("record_mode") is not None:
+        mode, source = marker_kwargs["record_mode"], "marker"
+    if mode is None:
+        mode = DEFAULT_RECORD_MODE
+    directory, _ = _cli_or_ini(config, "runs_cassette_dir", "runs_cassette_dir")
+    cassette_dir = Path(config.rootpath) / (directory or DEFAULT_CASSETTE_DIR)
+    name = (marker.args[0] if marker and marker.args else marker_kwargs.get("name")) if marker else None
+    path = cassette_path(item, cassette_dir, name)
+    try:
+        display = str(path.relative_to(config.rootpath))
+    except ValueError:
+        display = str(path)
+    secret_env = tuple(config.getini("runs_secret_env") or ())
+    return TestSettings(
+        record_mode=str(mode),
+        record_mode_source=source,
+        cassette_dir=cassette_dir,
+        path=path,
+        display_path=display,
+        rerecord_command=f"pytest {shlex.quote(item.nodeid)}",
+        secret_env=secret_env,
+    )

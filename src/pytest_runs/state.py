@@ -1,0 +1,42 @@
+"""Per-test and per-session state, kept in pytest's stashes (never in module globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from .session import Cassette
+
+__all__ = ["CASSETTE_KEY", "SESSION_KEY", "SessionState", "attach", "finish"]
+
+
+@dataclass
+class SessionState:
+    """What pytest-runs tells at the end of the session."""
+
+    written: list[str] = field(default_factory=list)
+    discarded: list[str] = field(default_factory=list)
+
+
+SESSION_KEY = pytest.StashKey[SessionState]()
+CASSETTE_KEY = pytest.StashKey[Cassette]()
+CALL_PASSED_KEY = pytest.StashKey[bool]()
+REPORTED_ERRORS_KEY = pytest.StashKey[int]()
+
+
+def attach(item: pytest.Item, cassette: Cassette) -> None:
+    """Remember ``cassette`` as ``item``'s, for the report hooks."""
+    item.stash[CASSETTE_KEY] = cassette
+
+
+def finish(item: pytest.Item, cassette: Cassette) -> None:
+    """Save the cassette if the test passed; otherwise leave the file as it was and say so at the end."""
+    session_state = item.config.stash[SESSION_KEY]
+    passed = item.stash.get(CALL_PASSED_KEY, False) and not cassette.errors
+    if passed:
+        if cassette.save():
+            session_state.written.append(str(cassette.path))
+    elif cassette.recorded_count:
+        cassette.finish_streams()
+        session_state.discarded.append(f"{item.nodeid}: {cassette.recorded_count} recorded interaction(s) not saved")
