@@ -13,10 +13,11 @@ from .guard import block_network
 from .intercept import patched
 from .session import Cassette
 
-__all__ = ["ASSISTANTS_DEPRECATION", "activate"]
+__all__ = ["ASSISTANTS_DEPRECATIONS", "activate"]
 
-ASSISTANTS_DEPRECATION = r"The Assistants API is deprecated"
-"""The start of the ``DeprecationWarning`` the openai SDK emits on every Assistants call.
+ASSISTANTS_DEPRECATIONS = (r"The Assistants API is deprecated", r"deprecated$")
+"""The messages of the ``DeprecationWarning`` the openai SDK emits on Assistants calls (runs and threads say the
+first; ``beta.assistants`` methods say just "deprecated").
 
 It is ignored inside tests that use a cassette (and only there), so suites run with ``-W error`` keep working: the
 API being deprecated upstream is the reason those cassettes exist.
@@ -28,7 +29,8 @@ def activate(cassette: Cassette) -> Iterator[Cassette]:
     """Route HTTP through ``cassette`` for the duration of the block (and block the network when it only replays)."""
     with contextlib.ExitStack() as stack:
         stack.enter_context(warnings.catch_warnings())
-        warnings.filterwarnings("ignore", message=ASSISTANTS_DEPRECATION, category=DeprecationWarning)
+        for message in ASSISTANTS_DEPRECATIONS:
+            warnings.filterwarnings("ignore", message=message, category=DeprecationWarning)
         stack.enter_context(patched(cassette))
         if not cassette.is_recording:
             stack.enter_context(block_network(cassette.describe_blocked, cassette.errors.append))
