@@ -28,7 +28,9 @@ def test_help_lists_the_options_and_ini_keys(pytester: pytest.Pytester) -> None:
 
 def test_markers_shows_the_signature(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
-    result.stdout.fnmatch_lines(["@pytest.mark.runs_cassette(name=None, *, record_mode=None): record/replay*"])
+    result.stdout.fnmatch_lines(
+        ["@pytest.mark.runs_cassette(name=None, *, record_mode=None): record/replay*"]
+    )
 
 
 def test_every_fixture_is_documented(pytester: pytest.Pytester) -> None:
@@ -169,7 +171,9 @@ def test_unknown_command_line_record_mode_is_refused(pytester: pytest.Pytester) 
     result = pytester.runpytest("--runs-record-mode=sometimes")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*argument --runs-record-mode: invalid choice: 'sometimes' (choose from *none*once*new_episodes*all*rewrite*)"]
+        [
+            "*argument --runs-record-mode: invalid choice: 'sometimes' (choose from *none*once*new_episodes*all*rewrite*)"
+        ]
     )
 
 

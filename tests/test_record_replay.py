@@ -8,7 +8,6 @@ results folder; the replay must observe exactly what the recording observed.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +15,7 @@ from pytest_runs.emulator import Emulator
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-SUITE = '''
+SUITE = """
 import json, os, asyncio
 from pathlib import Path
 
@@ -194,11 +193,13 @@ async def test_async_stream_and_poll(stack, request):
         names = [event.event async for event in stream]
         final = await stream.get_final_run()
     save(request, {"polled": run.to_dict(), "events": names, "run": final.to_dict()})
-'''
+"""
 
 
 @pytest.fixture
-def suite(pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+def suite(
+    pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+):
     results = tmp_path_factory.mktemp("results")
     monkeypatch.setenv("RESULTS_DIR", str(results))
     pytester.makepyfile(test_downstream=SUITE)
@@ -234,14 +235,23 @@ def test_recorded_suite_replays_offline_with_the_same_observations(suite) -> Non
     assert cut["error"] == "APIConnectionError"
     assert cut["cause"] == "RemoteProtocolError"
     assert cut["runs_created"] == 1
-    assert cut["events"] == ["thread.run.created", "thread.run.queued", "thread.run.in_progress", "thread.run.step.created"]
+    assert cut["events"] == [
+        "thread.run.created",
+        "thread.run.queued",
+        "thread.run.in_progress",
+        "thread.run.step.created",
+    ]
     # ... exactly as the same client sees it with no pytest-runs at all.
     with Emulator(event_delay=0.001, poll_after_ms=5) as emulator:
         pytester._monkeypatch.setenv("EMULATOR_URL", emulator.base_url)
         pytester._monkeypatch.setenv("PHASE", "live")
         live = pytester.runpytest_subprocess("-p", "no:runs", "-k", "cut_mid_stream or early_close")
     live.assert_outcomes(passed=4)
-    for name in ("test_server_cut_mid_stream[httpx2]", "test_server_cut_mid_stream[httpx]", "test_early_close[httpx]"):
+    for name in (
+        "test_server_cut_mid_stream[httpx2]",
+        "test_server_cut_mid_stream[httpx]",
+        "test_early_close[httpx]",
+    ):
         live_observed = json.loads((results / f"test_downstream.py__{name}.live.json").read_text())
         assert live_observed == observed[f"test_downstream.py__{name}.record.json"]
 

@@ -56,7 +56,7 @@ def _json_body(text: str) -> JsonBody | None:
     final_newline = text.endswith("\n")
     for layout in _JSON_LAYOUTS:
         if dump_json(value, layout, final_newline=final_newline) == text:
-            return JsonBody(json=value, layout=layout, final_newline=final_newline)
+            return JsonBody.model_validate({"json": value, "layout": layout, "final_newline": final_newline})
     return None
 
 
@@ -101,7 +101,12 @@ def reconcile_raw(event: SSEEvent) -> None:
         event.raw = None
         return
     reparsed = _event_from_frame(frames[0])
-    if (reparsed.event, reparsed.data, reparsed.id, reparsed.retry) != (event.event, event.data, event.id, event.retry):
+    if (reparsed.event, reparsed.data, reparsed.id, reparsed.retry) != (
+        event.event,
+        event.data,
+        event.id,
+        event.retry,
+    ):
         event.raw = None
 
 

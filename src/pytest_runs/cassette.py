@@ -48,7 +48,7 @@ __all__ = [
     "TextBody",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION: Literal[1] = 1
 """The cassette format version this release reads and writes."""
 
 Headers = dict[str, str | list[str]]

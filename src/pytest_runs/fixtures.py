@@ -72,7 +72,10 @@ def _openai() -> Any:
     try:
         import openai
     except ImportError:
-        pytest.fail("pytest-runs: this fixture needs the openai package: pip install 'pytest-runs[openai]'", pytrace=False)
+        pytest.fail(
+            "pytest-runs: this fixture needs the openai package: pip install 'pytest-runs[openai]'",
+            pytrace=False,
+        )
     return openai
 
 

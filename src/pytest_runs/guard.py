@@ -36,7 +36,9 @@ def is_loopback(host: object) -> bool:
 
 
 @contextlib.contextmanager
-def block_network(describe: Callable[[str], str], on_block: Callable[[NetworkBlockedError], None]) -> Iterator[None]:
+def block_network(
+    describe: Callable[[str], str], on_block: Callable[[NetworkBlockedError], None]
+) -> Iterator[None]:
     """Refuse connections and look-ups of non-loopback hosts inside the block; restore everything on exit.
 
     ``describe(host)`` gives the error text; ``on_block`` is told about each refusal (so the test fails even if the
@@ -52,9 +54,9 @@ def block_network(describe: Callable[[str], str], on_block: Callable[[NetworkBlo
         return error
 
     def check_address(sock: socket.socket, address: Any) -> None:
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
-            if not is_loopback(address[0]):
-                raise refuse(address[0])
+        is_ip = sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple)
+        if is_ip and not is_loopback(address[0]):
+            raise refuse(address[0])
 
     def connect(sock: socket.socket, address: Any) -> None:
         check_address(sock, address)
@@ -69,8 +71,8 @@ def block_network(describe: Callable[[str], str], on_block: Callable[[NetworkBlo
             raise refuse(host)
         return original_getaddrinfo(host, *args, **kwargs)
 
-    socket.socket.connect = connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
     socket.getaddrinfo = getaddrinfo
     try:
         yield

@@ -155,7 +155,9 @@ def _recorded_request(request: Any, body: bytes, cassette: Cassette) -> Recorded
     return cassette.describe_request(request.method, str(request.url), request.headers.multi_items(), body)
 
 
-def _replayed(parts: _StackParts, request: Any, response: RecordedResponse, cassette: Cassette, sync: bool) -> Any:
+def _replayed(
+    parts: _StackParts, request: Any, response: RecordedResponse, cassette: Cassette, sync: bool
+) -> Any:
     chunks, headers, ending = cassette.replay_parts(response, parts.error_for)
     stream_class = parts.replay_sync if sync else parts.replay_async
     extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}

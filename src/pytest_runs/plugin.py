@@ -9,7 +9,14 @@ from collections.abc import Generator
 
 import pytest
 
-from .fixtures import _runs_cassette_for_marker, async_openai_client, openai_client, runs_cassette, runs_emulator
+from .errors import PytestRunsError
+from .fixtures import (  # fixtures are registered by being attributes of the plugin module
+    _runs_cassette_for_marker,  # noqa: F401
+    async_openai_client,
+    openai_client,
+    runs_cassette,
+    runs_emulator,
+)
 from .session import RECORD_MODES
 from .settings import MARKER_SIGNATURE, marker_problems
 from .state import CALL_PASSED_KEY, CASSETTE_KEY, REPORTED_ERRORS_KEY, SESSION_KEY, SessionState
@@ -25,8 +32,6 @@ __all__ = [
     "runs_cassette",
     "runs_emulator",
 ]
-
-_ = _runs_cassette_for_marker  # registered as a fixture by being an attribute of this module
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,7 +53,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="where cassettes live, relative to the rootdir (default: cassettes). Overrides ini runs_cassette_dir.",
     )
-    parser.addini("runs_record_mode", "pytest-runs record mode (see --runs-record-mode); default none", default="")
+    parser.addini(
+        "runs_record_mode", "pytest-runs record mode (see --runs-record-mode); default none", default=""
+    )
     parser.addini("runs_cassette_dir", "pytest-runs cassette directory, relative to the rootdir", default="")
     parser.addini(
         "runs_secret_env",
@@ -83,12 +90,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 problems[f"  {item.nodeid}: {problem}"] = None
     if problems:
         raise pytest.UsageError(
-            f"pytest-runs: invalid runs_cassette marker; the signature is {MARKER_SIGNATURE}\n" + "\n".join(problems)
+            f"pytest-runs: invalid runs_cassette marker; the signature is {MARKER_SIGNATURE}\n"
+            + "\n".join(problems)
         )
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Fail a test whose requests missed the cassette (or hit the network), with our diagnosis as the report,
     whatever the code under test did with the error (SDKs wrap transport errors as "Connection error.")."""
     report = yield
@@ -104,6 +114,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 text += f"\n\n(The test saw this as {type(seen).__name__}: {seen})"
             report.outcome = "failed"
             report.longrepr = text
+    elif call.excinfo is not None and isinstance(call.excinfo.value, PytestRunsError):
+        # Our errors are complete diagnoses: the traceback through pytest, the SDK and httpx is only noise.
+        report.longrepr = str(call.excinfo.value)
     if call.when == "call":
         item.stash[CALL_PASSED_KEY] = report.passed
     return report

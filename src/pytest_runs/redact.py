@@ -134,5 +134,7 @@ def find_leaks(text: str, secrets: Sequence[str]) -> list[Leak]:
         for match in KEY_PATTERN.finditer(line):
             if PLACEHOLDER in match.group(0):
                 continue
-            leaks.append(Leak(number, "a string shaped like an API key or bearer token", mask(match.group(0))))
+            leaks.append(
+                Leak(number, "a string shaped like an API key or bearer token", mask(match.group(0)))
+            )
     return leaks

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
+from ._vcr import Engine
 from .bodies import body_chunks, body_from_bytes, decode_content
 from .cassette import Base64Body, CassetteFile, Interaction, RecordedRequest, RecordedResponse, StreamError
 from .errors import (
@@ -25,7 +26,6 @@ from .errors import (
 from .matching import describe_miss, short_request
 from .redact import find_leaks, known_secrets, store_headers
 from .storage import dump_cassette, load_cassette, write_atomic
-from ._vcr import Engine
 
 __all__ = ["RECORD_MODES", "Cassette", "Recorder"]
 
@@ -44,7 +44,9 @@ End = Literal["complete", "client_closed", "error"]
 class Recorder:
     """Collects the chunks of one response body as the client reads them, and stores them when the body ends."""
 
-    def __init__(self, stored: RecordedResponse, content_type: str | None, content_encoding: str | None) -> None:
+    def __init__(
+        self, stored: RecordedResponse, content_type: str | None, content_encoding: str | None
+    ) -> None:
         self._stored = stored
         self._content_type = content_type
         self._content_encoding = content_encoding
@@ -143,14 +145,16 @@ class Cassette:
     # -- file I/O ----------------------------------------------------------------------------------------------------
 
     def _command(self, mode: str) -> str:
-        return f"{self._rerecord_command} --runs-record-mode={mode}" if self._rerecord_command else (
-            f"re-run the test with --runs-record-mode={mode}"
+        return (
+            f"{self._rerecord_command} --runs-record-mode={mode}"
+            if self._rerecord_command
+            else (f"re-run the test with --runs-record-mode={mode}")
         )
 
     def _load(self) -> CassetteFile | None:
         if not self.path.is_file():
             return None
-        return load_cassette(self.path, fix_hint=self._command("rewrite"))
+        return load_cassette(self.path, fix_hint=self._command("rewrite"), shown_as=self._display_path)
 
     def _save(self, cassette: CassetteFile) -> None:
         text = dump_cassette(cassette)

@@ -91,7 +91,9 @@ def cassette_path(item: pytest.Item, cassette_dir: Path, name: str | None) -> Pa
     folder = cassette_dir.joinpath(*(_safe_part(part) for part in module.parts))
     if name is not None:
         relative = Path(name)
-        return folder / (relative if relative.suffix in (".yaml", ".yml") else relative.with_name(relative.name + ".yaml"))
+        return folder / (
+            relative if relative.suffix in (".yaml", ".yml") else relative.with_name(relative.name + ".yaml")
+        )
     test = ".".join(item.nodeid.split("::")[1:]) or item.name
     return folder / f"{_safe_part(test)}.yaml"
 

@@ -39,4 +39,6 @@ def finish(item: pytest.Item, cassette: Cassette) -> None:
             session_state.written.append(str(cassette.path))
     elif cassette.recorded_count:
         cassette.finish_streams()
-        session_state.discarded.append(f"{item.nodeid}: {cassette.recorded_count} recorded interaction(s) not saved")
+        session_state.discarded.append(
+            f"{item.nodeid}: {cassette.recorded_count} recorded interaction(s) not saved"
+        )

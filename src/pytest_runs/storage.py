@@ -126,7 +126,7 @@ def _line_of(text: str, loc: Sequence[int | str]) -> int | None:
     return line
 
 
-def parse_cassette(text: str, path: Path, *, fix_hint: str = "") -> CassetteFile:
+def parse_cassette(text: str, path: Path | str, *, fix_hint: str = "") -> CassetteFile:
     """Parse the YAML ``text`` of the cassette at ``path`` (used in messages), or raise a precise
     :class:`CassetteFormatError`."""
 
@@ -139,14 +139,16 @@ def parse_cassette(text: str, path: Path, *, fix_hint: str = "") -> CassetteFile
         )
 
     try:
-        data: Any = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader (CSafeLoader or SafeLoader)
+        data: Any = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "somewhere"
         problem = getattr(error, "problem", None) or str(error)
         raise fail(where, f"not valid YAML ({problem})") from None
     if not isinstance(data, dict):
-        raise fail("line 1", f"expected a mapping with 'version' and 'interactions', found {type(data).__name__}")
+        raise fail(
+            "line 1", f"expected a mapping with 'version' and 'interactions', found {type(data).__name__}"
+        )
     version = data.get("version")
     if version != FORMAT_VERSION:
         found = "no 'version' key" if version is None else f"version {version!r}"
@@ -172,14 +174,15 @@ def parse_cassette(text: str, path: Path, *, fix_hint: str = "") -> CassetteFile
     return cassette
 
 
-def load_cassette(path: Path, *, fix_hint: str = "") -> CassetteFile:
-    """Load the cassette file at ``path`` (which must exist)."""
+def load_cassette(path: Path, *, fix_hint: str = "", shown_as: str | None = None) -> CassetteFile:
+    """Load the cassette file at ``path`` (which must exist); messages name it ``shown_as`` when given."""
+    name = shown_as or str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise CassetteFormatError(
-            f"pytest-runs: cannot load cassette {path}\n  byte {error.start}: not UTF-8 text. "
+            f"pytest-runs: cannot load cassette {name}\n  byte {error.start}: not UTF-8 text. "
             "Cassettes are UTF-8 YAML; restore the file from version control"
             + (f", or record it again:\n  {fix_hint}" if fix_hint else ".")
         ) from None
-    return parse_cassette(text, path, fix_hint=fix_hint)
+    return parse_cassette(text, name, fix_hint=fix_hint)

@@ -40,6 +40,10 @@ def runs_of(interactions: Sequence[Interaction]) -> list[Run]:
     """The latest state of each run, in order of first appearance."""
     latest: dict[str, Run] = {}
     for value in _objects(interactions):
-        if isinstance(value, dict) and value.get("object") == "thread.run" and isinstance(value.get("id"), str):
+        if (
+            isinstance(value, dict)
+            and value.get("object") == "thread.run"
+            and isinstance(value.get("id"), str)
+        ):
             latest[value["id"]] = Run.model_validate(value)
     return list(latest.values())
