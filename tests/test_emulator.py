@@ -471,7 +471,9 @@ def test_client_disconnect_mid_stream_is_quiet(
     )
     with socket.create_connection(("127.0.0.1", emu.port), timeout=10) as sock:
         sock.sendall(request.encode())
-        assert b"thread.run.created" in sock.recv(65536)
+        received = b""
+        while b"thread.run.created" not in received:
+            received += sock.recv(65536)
         # Abortive close (RST) while the server is still writing.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
     time.sleep(0.3)
@@ -951,10 +953,12 @@ def test_sdk_error_types(client: openai.OpenAI) -> None:
         "code": None,
     }
     with (
-        openai.OpenAI(base_url=client.base_url, api_key="", max_retries=0) as anonymous,
-        pytest.raises(openai.AuthenticationError),
+        Emulator(api_key="sk-the-right-key-000") as locked,
+        openai.OpenAI(base_url=locked.base_url, api_key="sk-a-wrong-key-0000", max_retries=0) as wrong,
     ):
-        anonymous.beta.threads.create()
+        with pytest.raises(openai.AuthenticationError) as denied:
+            wrong.beta.threads.create()
+        assert denied.value.code == "invalid_api_key"
 
 
 def test_legacy_httpx_client(emu: Emulator) -> None:

@@ -1,1 +1,41 @@
-"""pytest-runs: record and replay OpenAI-style Assistants runs in pytest."""
+"""pytest-runs: record OpenAI-style Assistants runs and their SSE streams into readable cassettes, and replay them
+deterministically offline in pytest.
+
+The pytest plugin (entry point ``runs``) is what most users need; this module is the public Python API.
+"""
+
+from __future__ import annotations
+
+from .cassette import CassetteFile, Interaction, RecordedRequest, RecordedResponse, SSEEvent
+from .errors import (
+    CassetteFormatError,
+    CassetteMissError,
+    CassetteNotFoundError,
+    NetworkBlockedError,
+    PytestRunsError,
+    RecordingIncompleteError,
+    SecretLeakError,
+)
+from .models import Run, StreamEvent
+from .session import RECORD_MODES, Cassette
+from .storage import load_cassette
+
+__all__ = [
+    "RECORD_MODES",
+    "Cassette",
+    "CassetteFile",
+    "CassetteFormatError",
+    "CassetteMissError",
+    "CassetteNotFoundError",
+    "Interaction",
+    "NetworkBlockedError",
+    "PytestRunsError",
+    "RecordedRequest",
+    "RecordedResponse",
+    "RecordingIncompleteError",
+    "Run",
+    "SSEEvent",
+    "SecretLeakError",
+    "StreamEvent",
+    "load_cassette",
+]

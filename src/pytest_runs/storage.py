@@ -26,7 +26,7 @@ __all__ = ["dump_cassette", "load_cassette", "parse_cassette", "write_atomic"]
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
-HEADER_COMMENT = "# pytest-runs cassette. Readable and editable; `pytest-runs check` validates it.\n"
+HEADER_COMMENT = "# pytest-runs cassette, format 1: readable, and editable by hand.\n"
 
 
 class _CassetteDumper(_Dumper):  # type: ignore[misc,valid-type]
