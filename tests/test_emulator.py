@@ -544,7 +544,8 @@ def scripted_session(emu: Emulator) -> list[tuple[int, dict[str, str], bytes]]:
 
 
 def test_same_seed_gives_identical_answers() -> None:
-    with Emulator(seed=42, event_delay=0) as first, Emulator(seed=42, event_delay=0) as second:
+    # A seed from the command line is a string; it means the same as the number.
+    with Emulator(seed=42, event_delay=0) as first, Emulator(seed="42", event_delay=0) as second:
         one, two = scripted_session(first), scripted_session(second)
     assert one == two
     assert b'"created_at": 1700000000' in one[0][2]
@@ -730,10 +731,10 @@ class Recorder(AssistantEventHandler):
         self.text += delta.value or ""
 
     def on_message_done(self, message: Message) -> None:
-        self.done_messages.append(message.content[0].text.value)  # type: ignore[union-attr]
+        self.done_messages.append(message.content[0].text.value)
 
     def on_tool_call_created(self, tool_call: ToolCall) -> None:
-        self.tool_calls.append(tool_call.function.name)  # type: ignore[union-attr]
+        self.tool_calls.append(tool_call.function.name)
 
 
 def test_runs_stream_with_event_handler(client: openai.OpenAI) -> None:
@@ -751,7 +752,7 @@ def test_runs_stream_with_event_handler(client: openai.OpenAI) -> None:
     assert handler.done_messages == ["Hello from the emulator."]
     assert handler.events[:3] == ["thread.run.created", "thread.run.queued", "thread.run.in_progress"]
     assert handler.events[-1] == "thread.run.completed"
-    assert [m.content[0].text.value for m in messages] == ["Hello from the emulator."]  # type: ignore[union-attr]
+    assert [m.content[0].text.value for m in messages] == ["Hello from the emulator."]
 
 
 def test_function_tool_stream_then_submit_tool_outputs_stream(client: openai.OpenAI) -> None:
@@ -791,8 +792,8 @@ def test_function_tool_stream_then_submit_tool_outputs_stream(client: openai.Ope
         ("tool_calls", "completed"),
         ("message_creation", "completed"),
     ]
-    tool_call = steps[0].step_details.tool_calls[0]  # type: ignore[union-attr]
-    assert (tool_call.id, tool_call.function.output) == (call.id, "sunny")  # type: ignore[union-attr]
+    tool_call = steps[0].step_details.tool_calls[0]
+    assert (tool_call.id, tool_call.function.output) == (call.id, "sunny")
     assert final.usage is not None
     assert final.usage.total_tokens == sum(s.usage.total_tokens for s in steps if s.usage)
 
@@ -820,7 +821,7 @@ def test_submit_tool_outputs_and_poll(client: openai.OpenAI) -> None:
     run = client.beta.threads.runs.create_and_poll(
         thread_id=thread.id, assistant_id=assistant.id, tools=[WEATHER_TOOL]
     )
-    call = run.required_action.submit_tool_outputs.tool_calls[0]  # type: ignore[union-attr]
+    call = run.required_action.submit_tool_outputs.tool_calls[0]
     done = client.beta.threads.runs.submit_tool_outputs_and_poll(
         run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id, "output": "42"}]
     )
@@ -975,7 +976,7 @@ def test_legacy_httpx_client(emu: Emulator) -> None:
             s.until_done()
             run = s.get_final_run()
         assert run.status == "requires_action"
-        call = run.required_action.submit_tool_outputs.tool_calls[0]  # type: ignore[union-attr]
+        call = run.required_action.submit_tool_outputs.tool_calls[0]
         done = legacy.beta.threads.runs.submit_tool_outputs_and_poll(
             run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id, "output": "ok"}]
         )
@@ -1007,7 +1008,7 @@ async def test_async_client(emu: Emulator) -> None:
         thread = await client.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
         run = await client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
         assert run.status == "requires_action"
-        call = run.required_action.submit_tool_outputs.tool_calls[0]  # type: ignore[union-attr]
+        call = run.required_action.submit_tool_outputs.tool_calls[0]
         handler = AsyncRecorder()
         async with client.beta.threads.runs.submit_tool_outputs_stream(
             thread_id=thread.id,
@@ -1049,7 +1050,7 @@ async def test_async_concurrent_runs(emu: Emulator) -> None:
             )
             assert run.status == "completed"
             page = await client.beta.threads.messages.list(thread_id=thread.id)
-            return page.data[0].content[0].text.value  # type: ignore[union-attr]
+            return page.data[0].content[0].text.value
 
         replies = await asyncio.gather(*(one(i) for i in range(8)))
     assert replies == [f"reply {i}" for i in range(8)]

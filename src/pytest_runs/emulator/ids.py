@@ -70,8 +70,9 @@ class IdFactory:
         else:
             # Two independent streams: the object identifiers must not shift when a client sends one request
             # more or less (a retry, an extra poll), since the bodies are what callers compare.
-            self._objects = random.Random(f"objects:{seed!r}")
-            self._requests = random.Random(f"requests:{seed!r}")
+            # Seeded through str() so that ``--seed 3`` on the command line equals ``seed=3`` in Python.
+            self._objects = random.Random(f"objects:{seed}")
+            self._requests = random.Random(f"requests:{seed}")
         self._lock = threading.Lock()
 
     def new(self, prefix: str) -> str:
