@@ -28,6 +28,9 @@ class _Server(ThreadingHTTPServer):
     first_received: threading.Event
     gave_up: bool
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that closes early makes the handler's writes fail; that is the point of those tests
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -37,6 +40,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        if self.path == "/v1/done":
+            self._send_done_then_hold()
+            return
         self.send_response(200)
         self.send_header("content-type", "text/event-stream; charset=utf-8")
         self.send_header("transfer-encoding", "chunked")
@@ -48,6 +54,17 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.gave_up = True
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def _send_done_then_hold(self) -> None:
+        """Two events and the end-of-stream event, then hold the connection open until the client has gone."""
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream; charset=utf-8")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        for frame in [*FRAMES[:2], b"event: done\ndata: [DONE]\n\n"]:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+            self.wfile.flush()
+        self.server.first_received.wait(timeout=5)
 
 
 @pytest.fixture
@@ -85,6 +102,25 @@ def test_first_event_reaches_the_client_before_the_stream_ends(
     replay = Cassette(tmp_path / "stream.yaml", "none")
     with activate(replay), stack.Client() as client, client.stream("GET", url) as response:
         assert list(response.iter_raw()) == FRAMES
+
+
+@pytest.mark.parametrize(("frames_read", "end"), [(3, "complete"), (1, "client_closed")])
+def test_a_close_after_the_end_of_stream_event_records_a_complete_body(
+    server: _Server, tmp_path: Path, frames_read: int, end: str
+) -> None:
+    """The SDK closes the response as soon as it reads ``[DONE]``, often before the final empty chunk arrives: that
+    race must not decide what the cassette says (re-recording the same behaviour gives the same file)."""
+    cassette = Cassette(tmp_path / "done.yaml", "once")
+    url = f"http://127.0.0.1:{server.server_port}/v1/done"
+    with activate(cassette), httpx.Client() as client, client.stream("GET", url) as response:
+        received = b""
+        for chunk in response.iter_raw():
+            received += chunk
+            if received.count(b"\n\n") == frames_read:
+                break
+    server.first_received.set()
+    [interaction] = cassette.interactions
+    assert interaction.response.end == end
 
 
 def test_failed_recording_never_replaces_a_good_cassette(pytester: pytest.Pytester, server: _Server) -> None:

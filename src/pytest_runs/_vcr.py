@@ -46,6 +46,23 @@ def _ours(vcr_request: Any) -> tuple[RecordedRequest, MatchKey]:
     return value
 
 
+class _Slot:
+    """Holds one recorded response inside vcrpy's cassette.
+
+    vcrpy deep-copies every response it is given (to protect a live response from later mutation). Ours are built
+    for the cassette and never shared, and deep-copying the models of a long stream costs more than replaying it,
+    so the slot copies as itself.
+    """
+
+    __slots__ = ("response",)
+
+    def __init__(self, response: RecordedResponse) -> None:
+        self.response = response
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Slot:
+        return self
+
+
 def by_meaning(left: Any, right: Any) -> bool:
     """vcrpy matcher: the two requests mean the same (see :mod:`pytest_runs.matching`)."""
     return _ours(left)[1].matches(_ours(right)[1])
@@ -66,13 +83,13 @@ class _Persister:
             raise CassetteNotFoundError(str(cassette_path))
         return (
             [_vcr_request(interaction.request) for interaction in cassette.interactions],
-            [interaction.response for interaction in cassette.interactions],
+            [_Slot(interaction.response) for interaction in cassette.interactions],
         )
 
     def save_cassette(self, cassette_path: Any, cassette_dict: dict[str, Any], serializer: Any) -> None:
         interactions = [
-            Interaction(request=_ours(request)[0], response=response)
-            for request, response in zip(cassette_dict["requests"], cassette_dict["responses"], strict=True)
+            Interaction(request=_ours(request)[0], response=slot.response)
+            for request, slot in zip(cassette_dict["requests"], cassette_dict["responses"], strict=True)
         ]
         self._save(CassetteFile(interactions=interactions))
 
@@ -116,15 +133,15 @@ class Engine:
         vcr_request = _vcr_request(request)
         if not self._cassette.can_play_response_for(vcr_request):
             return None
-        response: RecordedResponse = self._cassette.play_response(vcr_request)
-        return response
+        slot: _Slot = self._cassette.play_response(vcr_request)
+        return slot.response
 
     def record(self, request: RecordedRequest, response: RecordedResponse) -> RecordedResponse:
         """Append an interaction and return the stored response object, which the caller fills in as the body
-        arrives (vcrpy copies what it is given)."""
-        self._cassette.append(_vcr_request(request), response)
-        stored: RecordedResponse = self._cassette.data[-1][1]
-        return stored
+        arrives."""
+        slot = _Slot(response)
+        self._cassette.append(_vcr_request(request), slot)
+        return slot.response
 
     def candidates(self) -> list[RecordedCandidate]:
         """Every interaction the cassette holds, with whether it was played, for a miss diagnosis."""
@@ -141,8 +158,8 @@ class Engine:
     def interactions(self) -> list[Interaction]:
         """All interactions, loaded and recorded, in order."""
         return [
-            Interaction(request=_ours(vcr_request)[0], response=response)
-            for vcr_request, response in self._cassette.data
+            Interaction(request=_ours(vcr_request)[0], response=slot.response)
+            for vcr_request, slot in self._cassette.data
         ]
 
     @property

@@ -36,9 +36,17 @@ _JSON_LAYOUTS: dict[str, dict[str, Any]] = {
 }
 
 
+# One encoder per layout, made once: ``json.dumps`` with options builds a new encoder on every call, which costs
+# more than encoding a small stream event.
+_ENCODERS = {
+    layout: json.JSONEncoder(ensure_ascii=False, **options).encode
+    for layout, options in _JSON_LAYOUTS.items()
+}
+
+
 def dump_json(value: Any, layout: str = "compact", *, final_newline: bool = False) -> str:
     """Print ``value`` as JSON in one of the known layouts, with raw UTF-8 (no ``\\u`` escapes)."""
-    text = json.dumps(value, ensure_ascii=False, **_JSON_LAYOUTS[layout])
+    text = _ENCODERS[layout](value)
     return text + "\n" if final_newline else text
 
 
@@ -145,6 +153,8 @@ def body_chunks(body: Body | None) -> list[bytes]:
     if body is None:
         return []
     if isinstance(body, SSEBody):
+        if body._wire is not None:
+            return list(body._wire)
         chunks = [event_bytes(event) for event in body.sse]
         if body.tail:
             chunks.append(body.tail.encode("utf-8"))

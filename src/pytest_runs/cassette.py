@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, model_validator
 
 __all__ = [
     "FORMAT_VERSION",
@@ -100,6 +100,17 @@ class SSEBody(_Strict):
     sse: list[SSEEvent]
     tail: str | None = None
     compressed: str | None = None
+    # The bytes replay sends, when already known (the load cache keeps them): encoding ten thousand events again on
+    # every run costs a noticeable share of replaying them. Never part of the file; None means "encode the events".
+    _wire: list[bytes] | None = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        # Equal when the stored fields are: whether the wire bytes are already known says nothing about the body.
+        if not isinstance(other, SSEBody):
+            return NotImplemented
+        return (self.sse, self.tail, self.compressed) == (other.sse, other.tail, other.compressed)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
 
 
 class TextBody(_Strict):

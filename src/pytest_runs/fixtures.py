@@ -38,6 +38,7 @@ def runs_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
         display_path=settings.display_path,
         rerecord_command=settings.rerecord_command,
         secret_env=settings.secret_env,
+        load_cache_dir=settings.load_cache_dir,
     )
     state.attach(item, cassette)
     with activate(cassette):

@@ -15,7 +15,15 @@ from typing import Any, Literal
 
 from ._vcr import Engine
 from .bodies import body_chunks, body_from_bytes, decode_content
-from .cassette import Base64Body, CassetteFile, Interaction, RecordedRequest, RecordedResponse, StreamError
+from .cassette import (
+    Base64Body,
+    CassetteFile,
+    Interaction,
+    RecordedRequest,
+    RecordedResponse,
+    SSEBody,
+    StreamError,
+)
 from .errors import (
     CassetteMissError,
     CassetteNotFoundError,
@@ -77,6 +85,11 @@ class Recorder:
             stored.body = body_from_bytes(decoded, self._content_type)
             if stored.body is not None and self._content_encoding:
                 stored.body.compressed = self._content_encoding
+        if end == "client_closed" and _ends_the_stream(stored.body):
+            # The client closed right after the server's end-of-stream event (the SDK does so on ``[DONE]``): nothing
+            # would have followed, and whether the final empty chunk arrived before the close is a race, so record the
+            # body as complete and keep re-recordings of the same behaviour identical.
+            end = "complete"
         stored.end = end
         if error is not None:
             stored.error = StreamError(type=type(error).__name__, message=str(error))
@@ -97,6 +110,7 @@ class Cassette:
         display_path: str | None = None,
         rerecord_command: str = "",
         secret_env: tuple[str, ...] = (),
+        load_cache_dir: Path | None = None,
     ) -> None:
         if record_mode not in RECORD_MODES:
             raise ValueError(f"unknown record mode {record_mode!r}; valid modes: {', '.join(RECORD_MODES)}")
@@ -107,6 +121,7 @@ class Cassette:
         self._display_path = display_path or str(path)
         self._rerecord_command = rerecord_command
         self._secret_env = secret_env
+        self._load_cache_dir = load_cache_dir
         self._recorders: list[Recorder] = []
         self.errors: list[PytestRunsError] = []
         """Requests that found no recorded response, or tried to reach the network while replaying: each one fails
@@ -154,7 +169,12 @@ class Cassette:
     def _load(self) -> CassetteFile | None:
         if not self.path.is_file():
             return None
-        return load_cassette(self.path, fix_hint=self._command("rewrite"), shown_as=self._display_path)
+        return load_cassette(
+            self.path,
+            fix_hint=self._command("rewrite"),
+            shown_as=self._display_path,
+            cache_dir=self._load_cache_dir,
+        )
 
     def _save(self, cassette: CassetteFile) -> None:
         text = dump_cassette(cassette)
@@ -297,6 +317,17 @@ class Cassette:
     def recorded_count(self) -> int:
         """How many interactions were recorded during this test."""
         return len(self._recorders)
+
+
+def _ends_the_stream(body: object) -> bool:
+    """Whether ``body`` is an event stream whose last event says the stream is over."""
+    if not isinstance(body, SSEBody) or body.tail:
+        return False
+    for event in reversed(body.sse):
+        if event.event is None and event.data is None and event.id is None and event.retry is None:
+            continue  # a blank line or a comment
+        return event.data == "[DONE]" or event.event == "done"
+    return False
 
 
 def _standard_reason(status: int) -> str:

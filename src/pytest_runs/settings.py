@@ -47,6 +47,13 @@ class TestSettings:
     display_path: str
     rerecord_command: str
     secret_env: tuple[str, ...]
+    load_cache_dir: Path | None = None
+
+
+def _load_cache_dir(config: pytest.Config) -> Path | None:
+    """Where parsed large cassettes are kept: pytest's cache, when the cacheprovider plugin is active."""
+    cache = getattr(config, "cache", None)
+    return None if cache is None else Path(cache.mkdir("pytest-runs"))
 
 
 def marker_problems(marker: pytest.Mark) -> list[str]:
@@ -135,4 +142,5 @@ def resolve(item: pytest.Item) -> TestSettings:
         display_path=display,
         rerecord_command=f"pytest {shlex.quote(item.nodeid)}",
         secret_env=secret_env,
+        load_cache_dir=_load_cache_dir(config),
     )

@@ -296,7 +296,10 @@ def encode_frame(
             raise ValueError(f"SSE retry must not be negative: {retry!r}")
         parts.append(f"retry: {retry}\n")
     if data is not None:
-        parts.extend(f"data: {line}\n" for line in _LINE_BREAK.split(data))
+        if "\n" in data or "\r" in data:
+            parts.extend(f"data: {line}\n" for line in _LINE_BREAK.split(data))
+        else:  # the usual case, a one-line JSON payload: no need for the regular expression
+            parts.append(f"data: {data}\n")
     if not parts:
         return b""
     parts.append("\n")

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from .bodies import reconcile_raw
 from .cassette import FORMAT_VERSION, CassetteFile, SSEBody
 from .errors import CassetteFormatError
+from .load_cache import cached_parse
 
 __all__ = ["dump_cassette", "load_cassette", "parse_cassette", "write_atomic"]
 
@@ -174,11 +175,23 @@ def parse_cassette(text: str, path: Path | str, *, fix_hint: str = "") -> Casset
     return cassette
 
 
-def load_cassette(path: Path, *, fix_hint: str = "", shown_as: str | None = None) -> CassetteFile:
-    """Load the cassette file at ``path`` (which must exist); messages name it ``shown_as`` when given."""
-    name = shown_as or str(path)
+def load_cassette(
+    path: Path, *, fix_hint: str = "", shown_as: str | None = None, cache_dir: Path | None = None
+) -> CassetteFile:
+    """Load the cassette file at ``path`` (which must exist); messages name it ``shown_as`` when given.
+
+    With ``cache_dir``, a large cassette is parsed once and later loaded from its validated form (see
+    :mod:`pytest_runs.load_cache`).
+    """
+    data = path.read_bytes()
+    return cached_parse(
+        path, data, cache_dir, lambda: _parse_bytes(data, shown_as or str(path), fix_hint=fix_hint)
+    )
+
+
+def _parse_bytes(data: bytes, name: str, *, fix_hint: str) -> CassetteFile:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise CassetteFormatError(
             f"pytest-runs: cannot load cassette {name}\n  byte {error.start}: not UTF-8 text. "

@@ -5,6 +5,9 @@ Knobs are run ``metadata`` entries (metadata values are strings on the real API,
 ``emulator_reply``
     the assistant's reply text (default :data:`DEFAULT_REPLY`, or ``Tool output received: <output>`` after a
     function call); overrides both.
+``emulator_reply_repeat``
+    the reply is that many copies of its text (default 1): metadata values hold at most 512 characters, and
+    long streams (benchmarks, stress tests) need longer replies.
 ``emulator_polls``
     how many retrieves answer ``in_progress`` before the run reaches its next resting state (default 1).
 ``emulator_poll_after_ms``
@@ -35,6 +38,7 @@ __all__ = [
     "POLLS",
     "POLL_AFTER_MS",
     "REPLY",
+    "REPLY_REPEAT",
     "Scenario",
     "count_tokens",
     "function_to_call",
@@ -54,7 +58,8 @@ POLL_AFTER_MS = "emulator_poll_after_ms"
 DELTAS = "emulator_deltas"
 EVENT_DELAY_MS = "emulator_event_delay_ms"
 CUT_AFTER = "emulator_cut_after"
-KNOBS = (REPLY, POLLS, POLL_AFTER_MS, DELTAS, EVENT_DELAY_MS, CUT_AFTER)
+REPLY_REPEAT = "emulator_reply_repeat"
+KNOBS = (REPLY, REPLY_REPEAT, POLLS, POLL_AFTER_MS, DELTAS, EVENT_DELAY_MS, CUT_AFTER)
 
 #: Tokens the emulator charges for the instructions and framing of every model call.
 BASE_PROMPT_TOKENS = 20
@@ -74,6 +79,7 @@ class Scenario:
     reply: str | None = None
     deltas: int | None = None
     cut_after: int | None = None
+    reply_repeat: int = 1
 
 
 def _non_negative_int(metadata: Mapping[str, Any], key: str) -> int | None:
@@ -98,6 +104,7 @@ def parse_scenario(metadata: Mapping[str, Any], *, poll_after_ms: int, event_del
     delay_ms = _non_negative_int(metadata, EVENT_DELAY_MS)
     deltas = _non_negative_int(metadata, DELTAS)
     reply = metadata.get(REPLY)
+    repeat = _non_negative_int(metadata, REPLY_REPEAT)
     return Scenario(
         polls=1 if polls is None else polls,
         poll_after_ms=poll_after_ms if after is None else after,
@@ -106,6 +113,7 @@ def parse_scenario(metadata: Mapping[str, Any], *, poll_after_ms: int, event_del
         # Zero deltas would leave the message without any delta event; one is the smallest meaningful split.
         deltas=None if deltas is None else max(1, deltas),
         cut_after=_non_negative_int(metadata, CUT_AFTER),
+        reply_repeat=1 if repeat is None else max(1, repeat),
     )
 
 
@@ -131,10 +139,12 @@ def function_to_call(tools: Sequence[Mapping[str, Any]], tool_choice: Any) -> st
 def reply_text(scenario: Scenario, tool_output: str | None) -> str:
     """Return the text the run writes as its assistant message."""
     if scenario.reply is not None:
-        return scenario.reply
-    if tool_output is not None:
-        return TOOL_REPLY_PREFIX + tool_output
-    return DEFAULT_REPLY
+        text = scenario.reply
+    elif tool_output is not None:
+        text = TOOL_REPLY_PREFIX + tool_output
+    else:
+        text = DEFAULT_REPLY
+    return text * scenario.reply_repeat
 
 
 def split_reply(text: str, deltas: int | None) -> list[str]:
