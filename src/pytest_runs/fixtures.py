@@ -37,7 +37,7 @@ def runs_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
         settings.record_mode,
         display_path=settings.display_path,
         rerecord_command=settings.rerecord_command,
-        secret_env=settings.secret_env,
+        redaction=settings.redaction,
         load_cache_dir=settings.load_cache_dir,
     )
     state.attach(item, cassette)

@@ -17,13 +17,22 @@ from .fixtures import (  # fixtures are registered by being attributes of the pl
     runs_cassette,
     runs_emulator,
 )
+from .redact import parse_rule_lines
 from .session import RECORD_MODES
 from .settings import MARKER_SIGNATURE, marker_problems
-from .state import CALL_PASSED_KEY, CASSETTE_KEY, REPORTED_ERRORS_KEY, SESSION_KEY, SessionState
+from .state import (
+    CALL_PASSED_KEY,
+    CASSETTE_KEY,
+    INI_RULES_KEY,
+    REPORTED_ERRORS_KEY,
+    SESSION_KEY,
+    SessionState,
+)
 
 __all__ = [
     "async_openai_client",
     "openai_client",
+    "pytest_addhooks",
     "pytest_addoption",
     "pytest_collection_modifyitems",
     "pytest_configure",
@@ -32,6 +41,13 @@ __all__ = [
     "runs_cassette",
     "runs_emulator",
 ]
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Offer the ``pytest_runs_redact`` hook to conftest files and plugins."""
+    from . import hooks
+
+    pluginmanager.add_hookspecs(hooks)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,6 +79,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="args",
         default=[],
     )
+    parser.addini(
+        "runs_redact",
+        "more secrets to keep out of cassettes, one per line: a literal value, or re:PATTERN for a regular expression",
+        type="linelist",
+        default=[],
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -78,6 +100,10 @@ def pytest_configure(config: pytest.Config) -> None:
             f"pytest-runs: ini option runs_record_mode = {ini_mode!r} is not a record mode; "
             f"valid: {', '.join(RECORD_MODES)}"
         )
+    try:
+        config.stash[INI_RULES_KEY] = parse_rule_lines(config.getini("runs_redact"), "ini runs_redact")
+    except ValueError as error:
+        raise pytest.UsageError(f"pytest-runs: {error}") from None
     config.stash[SESSION_KEY] = SessionState()
 
 
@@ -103,6 +129,7 @@ def pytest_runtest_makereport(
     whatever the code under test did with the error (SDKs wrap transport errors as "Connection error.")."""
     report = yield
     cassette = item.stash.get(CASSETTE_KEY, None)
+    fresh = []
     if cassette is not None:
         reported = item.stash.get(REPORTED_ERRORS_KEY, 0)
         fresh = cassette.errors[reported:]
@@ -114,7 +141,7 @@ def pytest_runtest_makereport(
                 text += f"\n\n(The test saw this as {type(seen).__name__}: {seen})"
             report.outcome = "failed"
             report.longrepr = text
-    elif call.excinfo is not None and isinstance(call.excinfo.value, PytestRunsError):
+    if not fresh and call.excinfo is not None and isinstance(call.excinfo.value, PytestRunsError):
         # Our errors are complete diagnoses: the traceback through pytest, the SDK and httpx is only noise.
         report.longrepr = str(call.excinfo.value)
     if call.when == "call":

@@ -32,8 +32,8 @@ from .errors import (
     SecretLeakError,
 )
 from .matching import describe_miss, short_request
-from .redact import find_leaks, known_secrets, store_headers
-from .storage import dump_cassette, load_cassette, write_atomic
+from .redact import Redactor, Rules, find_leaks, store_headers
+from .storage import dump_cassette, field_at_line, load_cassette, write_atomic
 
 __all__ = ["RECORD_MODES", "Cassette", "Recorder"]
 
@@ -53,9 +53,14 @@ class Recorder:
     """Collects the chunks of one response body as the client reads them, and stores them when the body ends."""
 
     def __init__(
-        self, stored: RecordedResponse, content_type: str | None, content_encoding: str | None
+        self,
+        stored: RecordedResponse,
+        content_type: str | None,
+        content_encoding: str | None,
+        redactor: Redactor,
     ) -> None:
         self._stored = stored
+        self._redactor = redactor
         self._content_type = content_type
         self._content_encoding = content_encoding
         self._chunks: list[bytes] = []
@@ -85,6 +90,8 @@ class Recorder:
             stored.body = body_from_bytes(decoded, self._content_type)
             if stored.body is not None and self._content_encoding:
                 stored.body.compressed = self._content_encoding
+        # Secrets are replaced in the decoded body, whatever its kind (the client already has the real bytes).
+        self._redactor.body(stored.body)
         if end == "client_closed" and _ends_the_stream(stored.body):
             # The client closed right after the server's end-of-stream event (the SDK does so on ``[DONE]``): nothing
             # would have followed, and whether the final empty chunk arrived before the close is a race, so record the
@@ -92,7 +99,7 @@ class Recorder:
             end = "complete"
         stored.end = end
         if error is not None:
-            stored.error = StreamError(type=type(error).__name__, message=str(error))
+            stored.error = StreamError(type=type(error).__name__, message=self._redactor.text(str(error)))
 
 
 class Cassette:
@@ -109,7 +116,7 @@ class Cassette:
         *,
         display_path: str | None = None,
         rerecord_command: str = "",
-        secret_env: tuple[str, ...] = (),
+        redaction: Rules | None = None,
         load_cache_dir: Path | None = None,
     ) -> None:
         if record_mode not in RECORD_MODES:
@@ -120,7 +127,7 @@ class Cassette:
         """The record mode in force for this test."""
         self._display_path = display_path or str(path)
         self._rerecord_command = rerecord_command
-        self._secret_env = secret_env
+        self._redactor = Redactor(redaction or Rules.build())
         self._load_cache_dir = load_cache_dir
         self._recorders: list[Recorder] = []
         self.errors: list[PytestRunsError] = []
@@ -178,13 +185,19 @@ class Cassette:
 
     def _save(self, cassette: CassetteFile) -> None:
         text = dump_cassette(cassette)
-        leaks = find_leaks(text, known_secrets(self._secret_env))
+        leaks = find_leaks(text, self._redactor.secrets(), self._redactor.rules)
         if leaks:
-            places = "\n".join(f"  line {leak.line}: {leak.what} ({leak.excerpt})" for leak in leaks[:10])
+            places = "\n".join(
+                f"  {field_at_line(text, leak.line)} (line {leak.line}): {leak.what}: {leak.excerpt}"
+                for leak in leaks[:10]
+            )
+            more = f"\n  … and {len(leaks) - 10} more" if len(leaks) > 10 else ""
             raise SecretLeakError(
-                f"pytest-runs: refusing to write {self._display_path}: it would contain secrets.\n{places}\n"
-                "Nothing was written. Add a redaction rule for the value (see the README, 'Secrets'), "
-                "then record again."
+                f"pytest-runs: refusing to write {self._display_path}: it would contain secrets that escaped "
+                f"redaction.\n{places}{more}\n"
+                "Nothing was written, and any existing cassette was left as it was. Add a redaction rule that covers "
+                "the value (ini runs_redact or the pytest_runs_redact hook, see the README, 'Secrets'), then record "
+                f"again:\n  {self._command('rewrite')}"
             )
         write_atomic(self.path, text)
 
@@ -194,13 +207,17 @@ class Cassette:
         self, method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes
     ) -> RecordedRequest:
         """The stored form of a request on its way out."""
-        stored_headers = store_headers(headers)
+        # Replaying redacts the request the same way recording did, so secrets never take part in matching.
+        redactor = self._redactor
+        stored_headers = redactor.headers(store_headers(headers))
         content_type = stored_headers.get("content-type")
         return RecordedRequest(
             method=method,
-            url=url,
+            url=redactor.text(url),
             headers=stored_headers,
-            body=body_from_bytes(body, content_type if isinstance(content_type, str) else None),
+            body=redactor.body(
+                body_from_bytes(body, content_type if isinstance(content_type, str) else None)
+            ),
         )
 
     def describe_blocked(self, host: str) -> str:
@@ -249,12 +266,12 @@ class Cassette:
     ) -> Recorder:
         """Store a response whose body is still to come; the returned recorder fills it in."""
         header_list = list(headers)
-        stored_headers = store_headers(header_list)
+        stored_headers = self._redactor.headers(store_headers(header_list))
         content_encoding = stored_headers.pop("content-encoding", None)
         content_type = stored_headers.get("content-type")
         response = RecordedResponse(
             status=status,
-            reason=reason if reason and reason != _standard_reason(status) else None,
+            reason=self._redactor.text(reason) if reason and reason != _standard_reason(status) else None,
             headers=stored_headers,
         )
         stored = self._engine.record(request, response)
@@ -262,6 +279,7 @@ class Cassette:
             stored,
             content_type if isinstance(content_type, str) else None,
             content_encoding if isinstance(content_encoding, str) else None,
+            self._redactor,
         )
         self._recorders.append(recorder)
         return recorder

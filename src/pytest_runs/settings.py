@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
+from .redact import Rules
 from .session import RECORD_MODES
+from .state import INI_RULES_KEY
 
 __all__ = [
     "DEFAULT_CASSETTE_DIR",
@@ -46,8 +48,22 @@ class TestSettings:
     path: Path
     display_path: str
     rerecord_command: str
-    secret_env: tuple[str, ...]
+    redaction: Rules
     load_cache_dir: Path | None = None
+
+
+def _hook_rules(item: pytest.Item) -> list[tuple[str, str | re.Pattern[str]]]:
+    """The rules ``pytest_runs_redact`` implementations return for this test, checked."""
+    rules: list[tuple[str, str | re.Pattern[str]]] = []
+    for result in item.ihook.pytest_runs_redact(config=item.config):
+        for rule in result or ():
+            if not isinstance(rule, str | re.Pattern):
+                raise pytest.UsageError(
+                    f"pytest-runs: a pytest_runs_redact hook returned {rule!r}; rules are str (a literal secret) "
+                    "or re.Pattern (compiled with re.compile)."
+                )
+            rules.append(("the pytest_runs_redact hook", rule))
+    return rules
 
 
 def _load_cache_dir(config: pytest.Config) -> Path | None:
@@ -133,7 +149,9 @@ def resolve(item: pytest.Item) -> TestSettings:
         display = str(path.relative_to(config.rootpath))
     except ValueError:
         display = str(path)
-    secret_env = tuple(config.getini("runs_secret_env") or ())
+    redaction = Rules.build(
+        config.getini("runs_secret_env") or (), [*config.stash.get(INI_RULES_KEY, []), *_hook_rules(item)]
+    )
     return TestSettings(
         record_mode=str(mode),
         record_mode_source=source,
@@ -141,6 +159,6 @@ def resolve(item: pytest.Item) -> TestSettings:
         path=path,
         display_path=display,
         rerecord_command=f"pytest {shlex.quote(item.nodeid)}",
-        secret_env=secret_env,
+        redaction=redaction,
         load_cache_dir=_load_cache_dir(config),
     )

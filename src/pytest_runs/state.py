@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import pytest
 
+from .errors import SecretLeakError
 from .session import Cassette
 
-__all__ = ["CASSETTE_KEY", "SESSION_KEY", "SessionState", "attach", "finish"]
+__all__ = ["CASSETTE_KEY", "INI_RULES_KEY", "SESSION_KEY", "SessionState", "attach", "finish"]
 
 
 @dataclass
@@ -23,6 +25,8 @@ SESSION_KEY = pytest.StashKey[SessionState]()
 CASSETTE_KEY = pytest.StashKey[Cassette]()
 CALL_PASSED_KEY = pytest.StashKey[bool]()
 REPORTED_ERRORS_KEY = pytest.StashKey[int]()
+INI_RULES_KEY = pytest.StashKey[list[tuple[str, "str | re.Pattern[str]"]]]()
+"""The redaction rules of ini ``runs_redact``, parsed once at configure time."""
 
 
 def attach(item: pytest.Item, cassette: Cassette) -> None:
@@ -35,7 +39,12 @@ def finish(item: pytest.Item, cassette: Cassette) -> None:
     session_state = item.config.stash[SESSION_KEY]
     passed = item.stash.get(CALL_PASSED_KEY, False) and not cassette.errors
     if passed:
-        if cassette.save():
+        try:
+            written = cassette.save()
+        except SecretLeakError:
+            session_state.discarded.append(f"{item.nodeid}: not saved, it would have contained secrets")
+            raise
+        if written:
             session_state.written.append(str(cassette.path))
     elif cassette.recorded_count:
         cassette.finish_streams()

@@ -22,7 +22,7 @@ from .cassette import FORMAT_VERSION, CassetteFile, SSEBody
 from .errors import CassetteFormatError
 from .load_cache import cached_parse
 
-__all__ = ["dump_cassette", "load_cassette", "parse_cassette", "write_atomic"]
+__all__ = ["dump_cassette", "field_at_line", "load_cassette", "parse_cassette", "write_atomic"]
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -125,6 +125,42 @@ def _line_of(text: str, loc: Sequence[int | str]) -> int | None:
             break
         node = child
     return line
+
+
+def field_at_line(text: str, line: int) -> str:
+    """The path of the innermost node of the YAML ``text`` that covers 1-based ``line``, such as
+    ``interactions[2].response.body.sse[5].data.error.message`` (``line N`` when the text does not compose)."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return f"line {line}"
+    target = line - 1
+    loc: list[int | str] = []
+
+    def covers(candidate: yaml.Node) -> bool:
+        # A block scalar's end mark is on the line after its last line.
+        return bool(
+            candidate.start_mark.line <= target <= max(candidate.start_mark.line, candidate.end_mark.line - 1)
+        )
+
+    while node is not None:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.start_mark.line <= target and (covers(value) or key.start_mark.line == target):
+                    child = value
+                    loc.append(key.value if isinstance(key, yaml.ScalarNode) else "?")
+                    break
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                if covers(item):
+                    child = item
+                    loc.append(index)
+                    break
+        if child is None:
+            break
+        node = child
+    return _format_loc(loc) if loc else f"line {line}"
 
 
 def parse_cassette(text: str, path: Path | str, *, fix_hint: str = "") -> CassetteFile:
