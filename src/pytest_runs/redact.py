@@ -204,24 +204,11 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """``text`` with every secret value, user pattern match and key-shaped string replaced."""
-        for name, value in self.secrets():
-            replacement = f"<redacted:{name}>" if name in self.rules.env_names else PLACEHOLDER
-            for form in _value_forms(value):
-                if form in text:
-                    text = text.replace(form, replacement)
-        for _origin, pattern in self.rules.patterns:
-            text = pattern.sub(PLACEHOLDER, text)
-        return KEY_PATTERN.sub(_key_replacement, text)
+        return self._text(text, self._forms())
 
     def value(self, value: Any) -> Any:
         """A JSON value with every string in it (object keys included) redacted, at any depth."""
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, list):
-            return [self.value(item) for item in value]
-        if isinstance(value, dict):
-            return {self.text(key): self.value(item) for key, item in value.items()}
-        return value
+        return self._value(value, self._forms())
 
     def binary(self, data: bytes) -> bytes:
         """Bytes with secrets replaced where they appear as ASCII-compatible text (Latin-1 maps bytes 1:1)."""
@@ -229,29 +216,55 @@ class Redactor:
 
     def body(self, body: Body | None) -> Body | None:
         """A stored body with secrets replaced, in place (the body's kind and layout are kept)."""
+        forms = self._forms()
         if isinstance(body, JsonBody):
-            body.json_ = self.value(body.json_)
+            body.json_ = self._value(body.json_, forms)
         elif isinstance(body, SSEBody):
             body._wire = None
             for event in body.sse:
-                event.data = self.value(event.data)
+                event.data = self._value(event.data, forms)
                 if event.event is not None:
-                    event.event = self.text(event.event)
+                    event.event = self._text(event.event, forms)
                 if event.id is not None:
-                    event.id = self.text(event.id)
+                    event.id = self._text(event.id, forms)
                 if event.raw is not None:
-                    event.raw = self.text(event.raw)
+                    event.raw = self._text(event.raw, forms)
                     reconcile_raw(event)  # a raw frame that no longer says what the fields say is dropped
             if body.tail is not None:
-                body.tail = self.text(body.tail)
+                body.tail = self._text(body.tail, forms)
         elif isinstance(body, TextBody):
-            body.text = self.text(body.text)
+            body.text = self._text(body.text, forms)
         elif isinstance(body, Base64Body):
             data = base64.b64decode(body.base64)
             redacted = self.binary(data)
             if redacted != data:
                 body.base64 = base64.b64encode(redacted).decode("ascii")
         return body
+
+    def _forms(self) -> list[tuple[str, str]]:
+        """(form, replacement) for every secret value in force, longest value first; read once per stored item."""
+        return [
+            (form, f"<redacted:{name}>" if name in self.rules.env_names else PLACEHOLDER)
+            for name, value in self.secrets()
+            for form in _value_forms(value)
+        ]
+
+    def _text(self, text: str, forms: list[tuple[str, str]]) -> str:
+        for form, replacement in forms:
+            if form in text:
+                text = text.replace(form, replacement)
+        for _origin, pattern in self.rules.patterns:
+            text = pattern.sub(PLACEHOLDER, text)
+        return KEY_PATTERN.sub(_key_replacement, text)
+
+    def _value(self, value: Any, forms: list[tuple[str, str]]) -> Any:
+        if isinstance(value, str):
+            return self._text(value, forms)
+        if isinstance(value, list):
+            return [self._value(item, forms) for item in value]
+        if isinstance(value, dict):
+            return {self._text(key, forms): self._value(item, forms) for key, item in value.items()}
+        return value
 
     def headers(self, headers: Mapping[str, str | list[str]]) -> dict[str, str | list[str]]:
         """Stored headers with secrets in any value replaced (secret headers are already placeholders)."""
