@@ -29,7 +29,7 @@ def test_help_lists_the_options_and_ini_keys(pytester: pytest.Pytester) -> None:
 def test_markers_shows_the_signature(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(
-        ["@pytest.mark.runs_cassette(name=None, *, record_mode=None): record/replay*"]
+        ["@pytest.mark.runs_cassette(name=None, *, record_mode=None, normalise=None): record/replay*"]
     )
 
 
@@ -140,9 +140,9 @@ def test_unknown_marker_argument_is_refused_at_once(pytester: pytest.Pytester) -
     result.stderr.fnmatch_lines(
         [
             "ERROR: pytest-runs: invalid runs_cassette marker; the signature is "
-            "runs_cassette(name=None, *, record_mode=None)",
+            "runs_cassette(name=None, *, record_mode=None, normalise=None)",
             "  test_unknown_marker_argument_is_refused_at_once.py::test_one: unknown argument(s) record; "
-            "valid: name, record_mode",
+            "valid: name, record_mode, normalise",
         ]
     )
 

@@ -19,6 +19,7 @@ from vcr.request import Request as _VcrRequest
 from .bodies import body_bytes
 from .cassette import CassetteFile, Interaction, RecordedRequest, RecordedResponse
 from .matching import MatchKey, RecordedCandidate, match_key
+from .normalise import Normaliser
 
 __all__ = ["Engine"]
 
@@ -107,13 +108,15 @@ class Engine:
         *,
         load: Callable[[], CassetteFile | None],
         save: Callable[[CassetteFile], None],
+        normaliser: Normaliser | None = None,
     ) -> None:
         persister = _Persister(load, save)
+        self._normaliser = normaliser
         self._cassette = _VcrCassette(
             str(path),
             persister=persister,
             record_mode=_MODES[record_mode],
-            match_on=(by_meaning,),
+            match_on=(by_meaning if normaliser is None else self._matches_under_mapping,),
         )
         if record_mode != "rewrite":
             self._cassette._load()
@@ -134,7 +137,27 @@ class Engine:
         if not self._cassette.can_play_response_for(vcr_request):
             return None
         slot: _Slot = self._cassette.play_response(vcr_request)
+        if self._normaliser is not None:
+            # Remember which real IDs the request revealed, so the replayed responses can say them again.
+            recorded = next(request for request, stored in self._cassette.data if stored is slot)
+            bindings = self._bindings(_ours(vcr_request)[1], _ours(recorded)[1])
+            if bindings:
+                self._normaliser.commit(bindings)
         return slot.response
+
+    def _bindings(self, sent: MatchKey, recorded: MatchKey) -> dict[str, str] | None:
+        assert self._normaliser is not None
+        if sent.method != recorded.method or sent.body_is_json != recorded.body_is_json:
+            return None
+        return self._normaliser.bindings_for(
+            (sent.path, sent.query, sent.body), (recorded.path, recorded.query, recorded.body)
+        )
+
+    def _matches_under_mapping(self, left: Any, right: Any) -> bool:
+        """vcrpy matcher: the requests mean the same once real IDs are read as the recorded placeholders (see
+        :meth:`pytest_runs.normalise.Normaliser.bindings_for`)."""
+        sent, recorded = _ours(left)[1], _ours(right)[1]
+        return sent.matches(recorded) or self._bindings(sent, recorded) is not None
 
     def record(self, request: RecordedRequest, response: RecordedResponse) -> RecordedResponse:
         """Append an interaction and return the stored response object, which the caller fills in as the body

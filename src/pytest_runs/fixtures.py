@@ -38,6 +38,8 @@ def runs_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
         display_path=settings.display_path,
         rerecord_command=settings.rerecord_command,
         redaction=settings.redaction,
+        normalise=settings.normalise,
+        id_prefixes=settings.id_prefixes,
         load_cache_dir=settings.load_cache_dir,
     )
     state.attach(item, cassette)

@@ -80,6 +80,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
     )
     parser.addini(
+        "runs_normalise",
+        "replace API IDs and timestamps by stable placeholders in cassettes and snapshots (default true); the "
+        "runs_cassette marker's normalise= overrides it per test",
+        type="bool",
+        default=True,
+    )
+    parser.addini(
+        "runs_id_prefixes",
+        "more API ID prefixes to normalise (space-separated, e.g. 'ws_ job-'), besides asst_ thread_ run_ msg_ ...",
+        type="args",
+        default=[],
+    )
+    parser.addini(
         "runs_redact",
         "more secrets to keep out of cassettes, one per line: a literal value, or re:PATTERN for a regular expression",
         type="linelist",
@@ -92,7 +105,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER_SIGNATURE}: record/replay the test's HTTP traffic through a pytest-runs cassette "
-        "(name: the cassette file in the module's cassette folder; record_mode: overrides the command line and ini).",
+        "(name: the cassette file in the module's cassette folder; record_mode: overrides the command line and ini; "
+        "normalise: False keeps real IDs and timestamps).",
     )
     ini_mode = config.getini("runs_record_mode")
     if ini_mode and ini_mode not in RECORD_MODES:

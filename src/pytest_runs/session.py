@@ -32,6 +32,7 @@ from .errors import (
     SecretLeakError,
 )
 from .matching import describe_miss, short_request
+from .normalise import Normaliser
 from .redact import Redactor, Rules, find_leaks, store_headers
 from .storage import dump_cassette, field_at_line, load_cassette, write_atomic
 
@@ -117,6 +118,8 @@ class Cassette:
         display_path: str | None = None,
         rerecord_command: str = "",
         redaction: Rules | None = None,
+        normalise: bool = True,
+        id_prefixes: tuple[str, ...] = (),
         load_cache_dir: Path | None = None,
     ) -> None:
         if record_mode not in RECORD_MODES:
@@ -133,7 +136,9 @@ class Cassette:
         self.errors: list[PytestRunsError] = []
         """Requests that found no recorded response, or tried to reach the network while replaying: each one fails
         the test, even when the code under test caught the error."""
-        self._engine = Engine(path, record_mode, load=self._load, save=self._save)
+        self.normaliser: Normaliser | None = Normaliser(id_prefixes) if normalise else None
+        """The cassette's ID and timestamp normaliser (None when real values are kept), shared with snapshots."""
+        self._engine = Engine(path, record_mode, load=self._load, save=self._save, normaliser=self.normaliser)
 
     # -- what tests read ---------------------------------------------------------------------------------------------
 
@@ -155,6 +160,20 @@ class Cassette:
         from .views import events_of
 
         return events_of(self.interactions)
+
+    def normalised(self, value: Any) -> Any:
+        """``value`` (a JSON-like value or a model dump) with IDs and timestamps as this cassette's file writes them,
+        whether the test is recording or replaying; unchanged when the cassette keeps real values."""
+        if self.normaliser is None:
+            return value
+        unfinished = {id(recorder._stored) for recorder in self._recorders if not recorder.finished}
+        done = []
+        for interaction in self._engine.interactions():
+            if id(interaction.response) in unfinished:
+                break  # later IDs get their numbers once this body is complete, as writing the file would
+            done.append(interaction)
+        self.normaliser.observe(done)
+        return self.normaliser.value(value)
 
     @property
     def is_recording(self) -> bool:
@@ -184,6 +203,8 @@ class Cassette:
         )
 
     def _save(self, cassette: CassetteFile) -> None:
+        if self.normaliser is not None:
+            cassette = self.normaliser.cassette(cassette)
         text = dump_cassette(cassette)
         leaks = find_leaks(text, self._redactor.secrets(), self._redactor.rules)
         if leaks:
@@ -289,11 +310,17 @@ class Cassette:
     ) -> tuple[list[bytes], list[tuple[str, str]], Callable[[], Exception | None]]:
         """What a replayed response is made of: body chunks, headers, and how the body ends."""
         chunks = body_chunks(response.body)
+        normaliser = self.normaliser
+        restore = normaliser.restore if normaliser is not None and normaliser.to_real else None
+        if restore is not None and not isinstance(response.body, Base64Body):
+            # Placeholders whose real IDs the test revealed (a literal assistant ID, say) are said back as those IDs.
+            chunks = [restore(chunk.decode("utf-8")).encode("utf-8") for chunk in chunks]
         headers: list[tuple[str, str]] = []
         for name, value in response.headers.items():
             if name in _NO_WAIT_HEADERS or name in _NO_RETRY_WAIT_HEADERS:
                 continue
-            headers.extend((name, item) for item in (value if isinstance(value, list) else [value]))
+            items = value if isinstance(value, list) else [value]
+            headers.extend((name, restore(item) if restore else item) for item in items)
         if "openai-poll-after-ms" in response.headers:
             headers.append(("openai-poll-after-ms", _NO_WAIT_HEADERS["openai-poll-after-ms"]))
         retry_headers = {"retry-after", "retry-after-ms"} & response.headers.keys()

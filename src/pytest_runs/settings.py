@@ -32,8 +32,8 @@ __all__ = [
 
 DEFAULT_RECORD_MODE = "none"
 DEFAULT_CASSETTE_DIR = "cassettes"
-MARKER_SIGNATURE = "runs_cassette(name=None, *, record_mode=None)"
-_MARKER_KEYWORDS = ("name", "record_mode")
+MARKER_SIGNATURE = "runs_cassette(name=None, *, record_mode=None, normalise=None)"
+_MARKER_KEYWORDS = ("name", "record_mode", "normalise")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,8 @@ class TestSettings:
     display_path: str
     rerecord_command: str
     redaction: Rules
+    normalise: bool = True
+    id_prefixes: tuple[str, ...] = ()
     load_cache_dir: Path | None = None
 
 
@@ -64,6 +66,13 @@ def _hook_rules(item: pytest.Item) -> list[tuple[str, str | re.Pattern[str]]]:
                 )
             rules.append(("the pytest_runs_redact hook", rule))
     return rules
+
+
+def _normalise(config: pytest.Config, marker_kwargs: dict[str, Any]) -> bool:
+    """Whether IDs and timestamps are normalised: the marker's ``normalise=``, else ini ``runs_normalise``."""
+    if marker_kwargs.get("normalise") is not None:
+        return bool(marker_kwargs["normalise"])
+    return bool(config.getini("runs_normalise"))
 
 
 def _load_cache_dir(config: pytest.Config) -> Path | None:
@@ -82,6 +91,9 @@ def marker_problems(marker: pytest.Mark) -> list[str]:
     unknown = sorted(set(marker.kwargs) - set(_MARKER_KEYWORDS))
     if unknown:
         problems.append(f"unknown argument(s) {', '.join(unknown)}; valid: {', '.join(_MARKER_KEYWORDS)}")
+    normalise = marker.kwargs.get("normalise")
+    if normalise is not None and not isinstance(normalise, bool):
+        problems.append(f"normalise must be True or False, got {normalise!r}")
     mode = marker.kwargs.get("record_mode")
     if mode is not None and mode not in RECORD_MODES:
         problems.append(f"record_mode={mode!r} is not a record mode; valid: {', '.join(RECORD_MODES)}")
@@ -160,5 +172,7 @@ def resolve(item: pytest.Item) -> TestSettings:
         display_path=display,
         rerecord_command=f"pytest {shlex.quote(item.nodeid)}",
         redaction=redaction,
+        normalise=_normalise(config, marker_kwargs),
+        id_prefixes=tuple(config.getini("runs_id_prefixes") or ()),
         load_cache_dir=_load_cache_dir(config),
     )
