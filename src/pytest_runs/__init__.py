@@ -18,7 +18,9 @@ from .errors import (
 )
 from .models import Run, StreamEvent
 from .session import RECORD_MODES, Cassette
+from .snapshot import RunSnapshotExtension
 from .storage import load_cassette
+from .transcript import transcript
 
 __all__ = [
     "RECORD_MODES",
@@ -34,8 +36,10 @@ __all__ = [
     "RecordedResponse",
     "RecordingIncompleteError",
     "Run",
+    "RunSnapshotExtension",
     "SSEEvent",
     "SecretLeakError",
     "StreamEvent",
     "load_cassette",
+    "transcript",
 ]

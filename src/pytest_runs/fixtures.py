@@ -100,6 +100,17 @@ def async_openai_client(runs_cassette: Cassette) -> Any:
     return _openai().AsyncOpenAI(**_client_arguments(runs_cassette))
 
 
+@pytest.fixture
+def run_snapshot(snapshot: Any) -> Any:
+    """syrupy's ``snapshot`` with pytest-runs' extension: runs (ours or the SDK's), stream events, transcripts,
+    dicts and plain values are written one field per line, nested models expanded, IDs and timestamps through the
+    cassette's normaliser, so the snapshot taken while recording equals the one taken while replaying. ``exclude=``,
+    ``include=`` and ``matcher=`` work at any depth: ``assert run == run_snapshot(exclude=props("usage"))``."""
+    from .snapshot import RunSnapshotExtension
+
+    return snapshot.use_extension(RunSnapshotExtension)
+
+
 @pytest.fixture(scope="session")
 def runs_emulator() -> Iterator[Emulator]:
     """A running Assistants-compatible emulator on 127.0.0.1 (``.base_url`` for clients), shared by the session."""

@@ -14,6 +14,7 @@ from .fixtures import (  # fixtures are registered by being attributes of the pl
     _runs_cassette_for_marker,  # noqa: F401
     async_openai_client,
     openai_client,
+    run_snapshot,
     runs_cassette,
     runs_emulator,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "pytest_configure",
     "pytest_runtest_makereport",
     "pytest_terminal_summary",
+    "run_snapshot",
     "runs_cassette",
     "runs_emulator",
 ]

@@ -321,8 +321,9 @@ class Cassette:
                 continue
             items = value if isinstance(value, list) else [value]
             headers.extend((name, restore(item) if restore else item) for item in items)
-        if "openai-poll-after-ms" in response.headers:
-            headers.append(("openai-poll-after-ms", _NO_WAIT_HEADERS["openai-poll-after-ms"]))
+        # Always, not only where the recording had it: without the header the SDK's poll helpers wait their default
+        # 1000 ms between polls, and older recordings (and other servers) never sent it.
+        headers.append(("openai-poll-after-ms", _NO_WAIT_HEADERS["openai-poll-after-ms"]))
         retry_headers = {"retry-after", "retry-after-ms"} & response.headers.keys()
         if retry_headers or response.status in _RETRYABLE_STATUSES or response.status >= 500:
             headers.extend(_NO_RETRY_WAIT_HEADERS.items())
