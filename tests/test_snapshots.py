@@ -219,3 +219,60 @@ def test_every_fixture_is_documented_including_run_snapshot(pytester: pytest.Pyt
     pytester.makepyfile("def test_nothing(): pass")
     result = pytester.runpytest("--fixtures")
     result.stdout.fnmatch_lines(["run_snapshot*", "    syrupy's ``snapshot`` with pytest-runs' extension*"])
+
+
+HAND_EDITED = """\
+version: 1
+interactions:
+- request:
+    method: POST
+    url: http://127.0.0.1/v1/threads/thread_1/runs
+    headers:
+      content-type: application/json
+    body:
+      json:
+        assistant_id: asst_1
+        temperature: 3.5
+  response:
+    status: 200
+    headers:
+      content-type: application/json
+    body:
+      json:
+        id: run_1
+        object: thread.run
+        status: queued
+        assistant_id: asst_1
+        thread_id: thread_1
+        created_at: 1000002000
+        model: gpt-4o
+        instructions: null
+        tools: []
+"""
+
+
+def test_a_recorded_request_that_breaks_a_constraint_warns_naming_test_interaction_and_field(
+    pytester: pytest.Pytester,
+) -> None:
+    folder = pytester.path / "cassettes" / "test_hot"
+    folder.mkdir(parents=True)
+    (folder / "test_hot.yaml").write_text(HAND_EDITED, encoding="utf-8")
+    pytester.makepyfile(
+        test_hot="""
+        import httpx
+
+        def test_hot(runs_cassette):
+            httpx.post("http://api.invalid/v1/threads/thread_1/runs", json={"assistant_id": "asst_1", "temperature": 3.5})
+            [params] = runs_cassette.requests
+            assert params.temperature == 3.5
+            assert [run.status for run in runs_cassette.runs] == ["queued"]
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*RequestConstraintWarning: test_hot.py::test_hot: cassettes/test_hot/test_hot.yaml: interaction 0 "
+            "(POST /v1/threads/thread_1/runs): temperature: must be between 0 and 2, got 3.5"
+        ]
+    )

@@ -14,9 +14,10 @@ from .errors import (
     NetworkBlockedError,
     PytestRunsError,
     RecordingIncompleteError,
+    RequestConstraintWarning,
     SecretLeakError,
 )
-from .models import Run, StreamEvent
+from .models import Run, RunCreateParams, StreamEvent, ThreadCreateAndRunParams, UnknownEvent, parse_event
 from .session import RECORD_MODES, Cassette
 from .snapshot import RunSnapshotExtension
 from .storage import load_cassette
@@ -35,11 +36,16 @@ __all__ = [
     "RecordedRequest",
     "RecordedResponse",
     "RecordingIncompleteError",
+    "RequestConstraintWarning",
     "Run",
+    "RunCreateParams",
     "RunSnapshotExtension",
     "SSEEvent",
     "SecretLeakError",
     "StreamEvent",
+    "ThreadCreateAndRunParams",
+    "UnknownEvent",
     "load_cassette",
+    "parse_event",
     "transcript",
 ]

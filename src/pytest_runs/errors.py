@@ -9,6 +9,7 @@ __all__ = [
     "NetworkBlockedError",
     "PytestRunsError",
     "RecordingIncompleteError",
+    "RequestConstraintWarning",
     "SecretLeakError",
 ]
 
@@ -43,3 +44,8 @@ class RecordingIncompleteError(PytestRunsError):
 
 class SecretLeakError(PytestRunsError):
     """A secret would have been written to a cassette; nothing was written."""
+
+
+class RequestConstraintWarning(UserWarning):
+    """A recorded run-creation request breaks a documented constraint of the API (metadata size, temperature range,
+    token limits, ...): the cassette may not show what the real API would have done with a valid request."""

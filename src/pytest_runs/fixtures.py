@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from . import state
 from .activation import activate
+from .errors import RequestConstraintWarning
 from .session import Cassette
 from .settings import resolve
 
@@ -45,6 +47,10 @@ def runs_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
     state.attach(item, cassette)
     with activate(cassette):
         yield cassette
+    for problem in cassette.constraint_problems():
+        warnings.warn(
+            RequestConstraintWarning(f"{item.nodeid}: {settings.display_path}: {problem}"), stacklevel=1
+        )
     state.finish(item, cassette)
 
 

@@ -25,6 +25,7 @@ from .cassette import (
     StreamError,
 )
 from .errors import (
+    CassetteFormatError,
     CassetteMissError,
     CassetteNotFoundError,
     PytestRunsError,
@@ -152,7 +153,27 @@ class Cassette:
         """The latest state of each run the cassette saw, as :class:`pytest_runs.models.Run`, in order of creation."""
         from .views import runs_of
 
-        return runs_of(self.interactions)
+        try:
+            return runs_of(self.interactions)
+        except CassetteFormatError as error:
+            raise CassetteFormatError(
+                f"pytest-runs: cassette {self._display_path}: {error}\nFix the run object in the file, or record the "
+                f"cassette again:\n  {self._command('rewrite')}"
+            ) from None
+
+    @property
+    def requests(self) -> list[Any]:
+        """The run-creation parameters of every recorded run-creation request, parsed
+        (:class:`pytest_runs.models.RunCreateParams` or :class:`~pytest_runs.models.ThreadCreateAndRunParams`)."""
+        from .views import requests_of
+
+        return requests_of(self.interactions)
+
+    def constraint_problems(self) -> list[str]:
+        """One message per documented constraint a recorded run-creation request breaks (empty when none does)."""
+        from .views import constraint_problems
+
+        return constraint_problems(self.interactions)
 
     @property
     def events(self) -> list[Any]:
