@@ -927,8 +927,15 @@ def test_cancel_while_streaming_ends_the_stream(emu: Emulator, raw: Http) -> Non
             received += chunk
     chunks, terminated = parse_chunks(split_http(received)[2])
     assert terminated
-    assert event_names(chunks) == ["thread.run.created", "thread.run.queued", "thread.run.cancelled", "done"]
-    cancelled = event_payloads(chunks)[2]
+    assert event_names(chunks) == [
+        "thread.run.created",
+        "thread.run.queued",
+        "thread.run.cancelling",
+        "thread.run.cancelled",
+        "done",
+    ]
+    assert event_payloads(chunks)[2]["status"] == "cancelling"
+    cancelled = event_payloads(chunks)[3]
     assert cancelled["status"] == "cancelled"
     assert cancelled["cancelled_at"] is not None
     assert raw.json("GET", f"/threads/{thread_id}/runs/{run_id}")["status"] == "cancelled"

@@ -7,45 +7,77 @@ Usage::
 
 or from a shell: ``python -m pytest_runs.emulator --port 8089``.
 
-Endpoints (under ``/v1``): ``POST /assistants``, ``GET /assistants/{id}``, ``POST /threads``,
-``GET /threads/{id}``, ``POST|GET /threads/{tid}/messages``, ``GET /threads/{tid}/messages/{id}``,
-``POST|GET /threads/{tid}/runs``, ``POST /threads/runs``, ``GET /threads/{tid}/runs/{id}``,
-``POST /threads/{tid}/runs/{id}/submit_tool_outputs``, ``POST /threads/{tid}/runs/{id}/cancel``,
-``GET /threads/{tid}/runs/{id}/steps`` and ``…/steps/{id}``. Every request needs ``Authorization: Bearer
-<token>`` (any token, or exactly ``api_key`` when one is configured); errors use the real API's bodies and
-wording.
+Endpoints (under ``/v1``):
 
-Scenarios, chosen by the request:
+* assistants: ``POST /assistants``, ``GET /assistants`` (list), ``GET|DELETE /assistants/{id}``;
+* threads: ``POST /threads``, ``GET|POST|DELETE /threads/{id}`` (``POST`` updates metadata / tool resources);
+* messages: ``POST|GET /threads/{tid}/messages`` (list: ``order``, ``after``, ``before``, ``limit``,
+  ``run_id``; pages carry ``first_id``, ``last_id``, ``has_more``), ``GET /threads/{tid}/messages/{id}``;
+* runs: ``POST /threads/{tid}/runs`` (streamed or not), ``POST /threads/runs`` (create thread and run,
+  streamed or not), ``GET /threads/{tid}/runs`` (list), ``GET /threads/{tid}/runs/{id}`` (retrieve: one step
+  of the state machine), ``POST /threads/{tid}/runs/{id}`` (update metadata; refused while the run is
+  ``queued``/``in_progress``/``cancelling``, as the real API does), ``POST …/cancel``,
+  ``POST …/submit_tool_outputs`` (streamed or not);
+* run steps: ``GET /threads/{tid}/runs/{rid}/steps`` and ``…/steps/{id}``. The ``include[]`` query parameter of
+  runs and steps is validated (``step_details.tool_calls[*].file_search.results[*].content``); file search
+  itself is not emulated.
 
-* **text reply** (default): the run writes one assistant message, ``Hello from the emulator.``.
-* **function call**: when the run's ``tools`` (the assistant's when the run sends none) contain a ``function``
-  tool, the run first stops at ``requires_action`` asking for the first function (``arguments`` ``"{}"``;
-  ``tool_choice`` ``"none"`` skips the call, ``tool_choice`` naming a function picks it). After
-  ``submit_tool_outputs`` it replies ``Tool output received: <output>`` and completes.
+Every request needs ``Authorization: Bearer <token>`` (any token, or exactly ``api_key`` when one is
+configured). Errors use the real API's bodies (``{"error": {message, type, param, code}}``) and wording: 401
+for a missing (``You didn't provide an API key…``) or wrong key (``invalid_api_key``, the key masked), 404 for
+unknown IDs (``No thread found with id '…'.``) and routes, 400 for a run on a thread with an active run, tool
+outputs in the wrong state (``Runs in status "in_progress" do not accept tool outputs.``), metadata values that
+are not strings (``invalid_type``), bad JSON, missing or mistyped parameters.
 
-Run ``metadata`` knobs (string values, as metadata must be):
+Scenarios, chosen by the request (details and every knob in :mod:`pytest_runs.emulator.scenarios`):
 
-* ``emulator_reply``: the reply text (replaces both defaults above);
-* ``emulator_polls`` (default 1): retrieves answered ``in_progress`` before the run reaches its next resting
-  state;
-* ``emulator_poll_after_ms`` (default ``poll_after_ms``): the ``openai-poll-after-ms`` header of this run;
-* ``emulator_deltas`` (default one per word): number of ``thread.message.delta`` events of the reply;
-* ``emulator_event_delay_ms`` (default ``event_delay``): pause between streamed events;
-* ``emulator_cut_after``: a stream writes that many events, then drops the connection without the terminating
-  chunk (the client sees an incomplete chunked body). The run stays where those events left it (e.g.
-  ``in_progress``) and later retrieves finish it, as the real service keeps running a run whose client left.
+* **text reply** (default): the run writes one assistant message, ``Hello from the emulator.``
+  (``emulator_reply``, ``emulator_reply_repeat``, ``emulator_deltas`` shape it).
+* **function calls**: a ``function`` tool on the run (or its assistant) makes the run stop at
+  ``requires_action``; ``emulator_tool_calls: "N"`` asks for N calls (round robin over the function tools; all
+  at once, or one ``requires_action`` each with ``parallel_tool_calls: false``), ``emulator_tool_arguments``
+  sets their arguments; ``tool_choice`` ``"none"`` skips them, a named function picks it. After
+  ``submit_tool_outputs`` the run replies ``Tool output received: <outputs>`` and completes.
+* **code interpreter**: a ``code_interpreter`` tool makes the run execute code first (``emulator_code``,
+  ``emulator_code_output``): a ``tool_calls`` step streamed as ``thread.run.step.delta`` events.
+* **failure**: ``emulator_fail: "server_error" | "rate_limit_exceeded" | "invalid_prompt"``: the run ends
+  ``failed`` with that ``last_error``.
+* **incomplete**: a ``max_completion_tokens`` smaller than the reply (one token per word) cuts it: message
+  ``incomplete`` (``max_tokens``), run ``incomplete`` (``max_completion_tokens``).
+* **cancellation**: ``POST …/cancel`` (``cancelling``, then ``cancelled``); in a stream also
+  ``emulator_cancel_after: "N"`` (cancel after N events).
+* **expiry**: ``emulator_expire: "true"``: the run ends ``expired`` where it would have waited for the client.
+* **in-stream error**: ``emulator_error_after: "N"``: N events, then ``event: error`` (``server_error``), no
+  ``done``; the run fails.
+* **connection cut**: ``emulator_cut_after: "N"``: N events, then the connection drops mid-body. The run stays
+  where those events left it and later retrieves finish it, as the real service keeps running a run whose
+  client left.
+* **HTTP errors**: ``emulator_http_status: "429"`` (``rate_limit_exceeded`` with ``retry-after``,
+  ``retry-after-ms`` from ``emulator_retry_after_ms``) or ``"500"`` (``server_error``) answers the run-creating
+  request itself; ``emulator_http_failures: "N"`` lets only N identical attempts fail (to test retries).
 
-Polling (no ``stream``): create answers ``queued``; each ``GET …/runs/{id}`` moves one step,
-``queued`` -> ``in_progress`` x ``emulator_polls`` -> ``requires_action`` | ``completed`` (message, steps and
-``usage`` appear at completion); after tool outputs the run is ``queued`` again and goes the same way to
-``completed``. Cancel answers ``cancelling`` and the next retrieve ``cancelled``.
+Timing knobs: ``emulator_polls`` (default 1): retrieves answered ``in_progress`` before the run reaches its
+next resting state; ``emulator_poll_after_ms`` (default ``poll_after_ms``): the ``openai-poll-after-ms``
+header of this run; ``emulator_event_delay_ms`` (default ``event_delay``): pause between streamed events.
 
-Streams (``"stream": true``) emit the real event sequences, documented in :mod:`pytest_runs.emulator.streams`.
+Run lifecycle (polling, no ``stream``): create answers ``queued``; each ``GET …/runs/{id}`` moves one step,
+``queued`` -> ``in_progress`` x ``emulator_polls`` -> ``requires_action`` | ``completed`` | ``incomplete`` |
+``failed`` | ``expired`` (steps, messages and ``usage`` appear as the run does its work); after tool outputs
+the run is ``queued`` again and goes the same way. Cancel answers ``cancelling`` and the next retrieve
+``cancelled``. Timestamps follow the real API: ``expires_at = created_at + 600`` while active, null once
+finished; ``started_at``, ``completed_at``, ``failed_at``, ``cancelled_at``; ``incomplete_at`` /
+``completed_at`` on messages. See :mod:`pytest_runs.emulator.store`.
+
+Streams (``"stream": true``) emit the real event sequences, documented in :mod:`pytest_runs.emulator.streams`
+and :mod:`pytest_runs.emulator.lifecycle` (requires-action streams end with ``thread.run.requires_action``,
+``done``; submit-tool-outputs streams open with ``thread.run.step.completed``; create-thread-and-run streams
+with ``thread.created``). JSON answers are gzipped when the client accepts gzip; headers are the real API's,
+with fake account values (see :mod:`pytest_runs.emulator.server`).
 
 Determinism: with ``seed`` the identifiers, timestamps (from 1_700_000_000, +1 per timestamp issued),
-``date``, ``x-request-id`` and ``openai-processing-ms`` are reproducible, so two emulators with the same seed
-answer the same sequence of calls identically. Without a seed they are random / current, like the real
-service's.
+``date``, ``x-request-id``, ``cf-ray``, cookie values and ``openai-processing-ms`` are reproducible, so two
+emulators with the same seed answer the same sequence of calls identically. Without a seed they are random /
+current (24 base62 characters after the prefix, the current unix time), like the real service's.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,8 @@ JsonDict = dict[str, Any]
 API_PREFIX = "/v1"
 #: Header with which run responses tell pollers how long to wait.
 POLL_AFTER_HEADER = "openai-poll-after-ms"
+#: The values the ``include[]`` query parameter of runs and run steps accepts.
+INCLUDABLE = ("step_details.tool_calls[*].file_search.results[*].content",)
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class Request:
     #: Header names in lower case.
     headers: Mapping[str, str]
     body: bytes = b""
+    #: The ``x-request-id`` the answer will carry (an in-stream error cites it).
+    request_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,9 +83,7 @@ def _json_object(request: Request) -> JsonDict:
 
 
 def _type_error(param: str, expected: str, value: Any) -> ApiError:
-    return errors.invalid_value(
-        param, f"Invalid type for '{param}': expected {expected}, but got {type(value).__name__}."
-    )
+    return errors.invalid_type(param, expected, value)
 
 
 def _optional_str(body: Mapping[str, Any], key: str) -> str | None:
@@ -126,8 +129,12 @@ def _metadata(body: Mapping[str, Any], key: str = "metadata") -> dict[str, str]:
     value = _optional_dict(body, key)
     if value is None:
         return {}
-    # The real API stores metadata values as strings and converts what it is given (``true`` -> ``"True"``).
-    return {str(k): v if isinstance(v, str) else str(v) for k, v in value.items()}
+    # Values must be strings: the real API answers ``true`` with an ``invalid_type`` error (it converted them
+    # silently in 2023, but no longer).
+    for name, item in value.items():
+        if not isinstance(item, str):
+            raise errors.invalid_type(f"{key}.{name}", "a string", item)
+    return dict(value)
 
 
 def _tools(body: Mapping[str, Any], key: str = "tools") -> list[JsonDict] | None:
@@ -223,6 +230,20 @@ def _page(request: Request) -> Page:
     return Page(order=order, after=first("after"), before=first("before"), limit=limit)
 
 
+def _include(request: Request) -> list[str]:
+    """Validate the ``include[]`` query parameter (the file-search content is the only value it takes)."""
+    values = [*request.query.get("include[]", []), *request.query.get("include", [])]
+    for value in values:
+        if value not in INCLUDABLE:
+            raise errors.invalid_value(
+                "include",
+                f"Invalid value: '{value}'. Supported values are: "
+                + ", ".join(f"'{item}'" for item in INCLUDABLE)
+                + ".",
+            )
+    return values
+
+
 def _stream_flag(body: Mapping[str, Any]) -> bool:
     value = body.get("stream")
     if value is None or isinstance(value, bool):
@@ -242,6 +263,9 @@ class Api:
         self._poll_after_ms = poll_after_ms
         self._event_delay = event_delay
         self._api_key = api_key
+        # Failed attempts per identical run-create request (``emulator_http_failures``).
+        self._attempts: dict[tuple[str, str, bytes], int] = {}
+        self._attempts_lock = threading.Lock()
 
     def handle(self, request: Request) -> Response:
         """Answer one request; API errors become their JSON error responses."""
@@ -250,8 +274,7 @@ class Api:
             endpoint, params = self._route(request)
             return endpoint(self, request, params)
         except ApiError as error:
-            headers = {"www-authenticate": 'Bearer realm="OpenAI API"'} if error.status == 401 else {}
-            return JsonResponse(error.status, error.body(), headers)
+            return JsonResponse(error.status, error.body(), dict(error.headers))
 
     def _authenticate(self, request: Request) -> None:
         header = request.headers.get("authorization", "")
@@ -276,6 +299,28 @@ class Api:
 
     def _scenario(self, metadata: Mapping[str, str]) -> Scenario:
         return parse_scenario(metadata, poll_after_ms=self._poll_after_ms, event_delay=self._event_delay)
+
+    def _http_failure(self, request: Request, params: RunParams) -> None:
+        """Answer a run-create request with the HTTP error its ``emulator_http_status`` asks for, if any."""
+        scenario = params.scenario
+        if scenario.http_status is None:
+            return
+        # Identical requests are retries of one another: count them together.
+        key = (request.method, request.path, request.body)
+        with self._attempts_lock:
+            failed = self._attempts.get(key, 0)
+            if scenario.http_failures is not None and failed >= scenario.http_failures:
+                return
+            self._attempts[key] = failed + 1
+        if scenario.http_status == 429:
+            model = params.model
+            if model is None:
+                try:
+                    model = str(self._store.get_assistant(params.assistant_id)["model"])
+                except ApiError:
+                    model = "gpt-4o"
+            raise errors.rate_limited(model, scenario.retry_after_ms)
+        raise errors.server_error()
 
     def _run_params(self, body: Mapping[str, Any]) -> RunParams:
         metadata = _metadata(body)
@@ -306,11 +351,12 @@ class Api:
     def _run_response(result: RunResult) -> JsonResponse:
         return JsonResponse(200, result.body, {POLL_AFTER_HEADER: str(result.scenario.poll_after_ms)})
 
-    def _stream_or_json(self, result: RunResult, stream: bool, thread: JsonDict | None = None) -> Response:
+    def _stream_or_json(
+        self, request: Request, result: RunResult, stream: bool, thread: JsonDict | None = None
+    ) -> Response:
         if not stream:
             return self._run_response(result)
-        scenario = result.scenario
-        events = run_stream(self._store, result.body, scenario.event_delay, scenario.cut_after, thread)
+        events = run_stream(self._store, result.body, result.scenario, thread, request_id=request.request_id)
         return StreamResponse(events)
 
     # ------------------------------------------------------------------ endpoints
@@ -337,6 +383,14 @@ class Api:
         """``GET /assistants/{assistant_id}``."""
         return JsonResponse(200, self._store.get_assistant(params["assistant_id"]))
 
+    def list_assistants(self, request: Request, params: dict[str, str]) -> Response:
+        """``GET /assistants`` (``order``, ``after``, ``before``, ``limit``)."""
+        return JsonResponse(200, self._store.list_assistants(_page(request)))
+
+    def delete_assistant(self, request: Request, params: dict[str, str]) -> Response:
+        """``DELETE /assistants/{assistant_id}``."""
+        return JsonResponse(200, self._store.delete_assistant(params["assistant_id"]))
+
     def create_thread(self, request: Request, params: dict[str, str]) -> Response:
         """``POST /threads``."""
         body = _json_object(request)
@@ -349,25 +403,43 @@ class Api:
         """``GET /threads/{thread_id}``."""
         return JsonResponse(200, self._store.get_thread(params["thread_id"]))
 
+    def update_thread(self, request: Request, params: dict[str, str]) -> Response:
+        """``POST /threads/{thread_id}``: replace metadata and/or tool resources."""
+        body = _json_object(request)
+        metadata = _metadata(body) if "metadata" in body else None
+        tool_resources = _optional_dict(body, "tool_resources")
+        return JsonResponse(200, self._store.update_thread(params["thread_id"], metadata, tool_resources))
+
+    def delete_thread(self, request: Request, params: dict[str, str]) -> Response:
+        """``DELETE /threads/{thread_id}``."""
+        return JsonResponse(200, self._store.delete_thread(params["thread_id"]))
+
     def create_message(self, request: Request, params: dict[str, str]) -> Response:
         """``POST /threads/{thread_id}/messages``."""
         message = _message_input(_json_object(request), "")
         return JsonResponse(200, self._store.add_message(params["thread_id"], message))
 
     def list_messages(self, request: Request, params: dict[str, str]) -> Response:
-        """``GET /threads/{thread_id}/messages``."""
-        return JsonResponse(200, self._store.list_messages(params["thread_id"], _page(request)))
+        """``GET /threads/{thread_id}/messages`` (``order``, ``after``, ``before``, ``limit``, ``run_id``)."""
+        run_ids = request.query.get("run_id")
+        return JsonResponse(
+            200,
+            self._store.list_messages(params["thread_id"], _page(request), run_ids[0] if run_ids else None),
+        )
 
     def get_message(self, request: Request, params: dict[str, str]) -> Response:
         """``GET /threads/{thread_id}/messages/{message_id}``."""
         return JsonResponse(200, self._store.get_message(params["thread_id"], params["message_id"]))
 
     def create_run(self, request: Request, params: dict[str, str]) -> Response:
-        """``POST /threads/{thread_id}/runs`` (``include[]`` in the query is accepted and ignored)."""
+        """``POST /threads/{thread_id}/runs`` (``include[]`` in the query is validated; no file search runs)."""
+        _include(request)
         body = _json_object(request)
         stream = _stream_flag(body)
-        result = self._store.create_run(params["thread_id"], self._run_params(body), stream=stream)
-        return self._stream_or_json(result, stream)
+        run_params = self._run_params(body)
+        self._http_failure(request, run_params)
+        result = self._store.create_run(params["thread_id"], run_params, stream=stream)
+        return self._stream_or_json(request, result, stream)
 
     def create_thread_and_run(self, request: Request, params: dict[str, str]) -> Response:
         """``POST /threads/runs``."""
@@ -375,6 +447,7 @@ class Api:
         stream = _stream_flag(body)
         thread_body = _optional_dict(body, "thread") or {}
         run_params = self._run_params(body)
+        self._http_failure(request, run_params)
         thread, result = self._store.create_thread_and_run(
             _messages(thread_body, "messages", "thread."),
             _metadata(thread_body),
@@ -382,7 +455,7 @@ class Api:
             run_params,
             stream=stream,
         )
-        return self._stream_or_json(result, stream, thread)
+        return self._stream_or_json(request, result, stream, thread)
 
     def list_runs(self, request: Request, params: dict[str, str]) -> Response:
         """``GET /threads/{thread_id}/runs``."""
@@ -391,6 +464,12 @@ class Api:
     def retrieve_run(self, request: Request, params: dict[str, str]) -> Response:
         """``GET /threads/{thread_id}/runs/{run_id}``: one step along the polling state machine."""
         return self._run_response(self._store.retrieve_run(params["thread_id"], params["run_id"]))
+
+    def update_run(self, request: Request, params: dict[str, str]) -> Response:
+        """``POST /threads/{thread_id}/runs/{run_id}``: replace the run's metadata (once it is not working)."""
+        body = _json_object(request)
+        metadata = _metadata(body) if "metadata" in body else None
+        return self._run_response(self._store.update_run(params["thread_id"], params["run_id"], metadata))
 
     def cancel_run(self, request: Request, params: dict[str, str]) -> Response:
         """``POST /threads/{thread_id}/runs/{run_id}/cancel``."""
@@ -417,19 +496,20 @@ class Api:
         )
         if not stream:
             return self._run_response(result)
-        scenario = result.scenario
         return StreamResponse(
-            submit_stream(self._store, result.body, step, scenario.event_delay, scenario.cut_after)
+            submit_stream(self._store, result.body, step, result.scenario, request_id=request.request_id)
         )
 
     def list_steps(self, request: Request, params: dict[str, str]) -> Response:
-        """``GET /threads/{thread_id}/runs/{run_id}/steps``."""
+        """``GET /threads/{thread_id}/runs/{run_id}/steps`` (``include[]`` validated)."""
+        _include(request)
         return JsonResponse(
             200, self._store.list_steps(params["thread_id"], params["run_id"], _page(request))
         )
 
     def get_step(self, request: Request, params: dict[str, str]) -> Response:
-        """``GET /threads/{thread_id}/runs/{run_id}/steps/{step_id}``."""
+        """``GET /threads/{thread_id}/runs/{run_id}/steps/{step_id}`` (``include[]`` validated)."""
+        _include(request)
         return JsonResponse(
             200, self._store.get_step(params["thread_id"], params["run_id"], params["step_id"])
         )
@@ -441,17 +521,22 @@ def _pattern(template: str) -> re.Pattern[str]:
 
 _ROUTES: list[tuple[str, re.Pattern[str], _Endpoint]] = [
     ("POST", _pattern("/assistants"), Api.create_assistant),
+    ("GET", _pattern("/assistants"), Api.list_assistants),
     ("GET", _pattern("/assistants/{assistant_id}"), Api.get_assistant),
+    ("DELETE", _pattern("/assistants/{assistant_id}"), Api.delete_assistant),
     ("POST", _pattern("/threads"), Api.create_thread),
-    # Before the ``{thread_id}`` routes, although no POST route there would catch it.
+    # Before the ``{thread_id}`` routes: ``POST /threads/{thread_id}`` would take ``runs`` for a thread id.
     ("POST", _pattern("/threads/runs"), Api.create_thread_and_run),
     ("GET", _pattern("/threads/{thread_id}"), Api.get_thread),
+    ("POST", _pattern("/threads/{thread_id}"), Api.update_thread),
+    ("DELETE", _pattern("/threads/{thread_id}"), Api.delete_thread),
     ("POST", _pattern("/threads/{thread_id}/messages"), Api.create_message),
     ("GET", _pattern("/threads/{thread_id}/messages"), Api.list_messages),
     ("GET", _pattern("/threads/{thread_id}/messages/{message_id}"), Api.get_message),
     ("POST", _pattern("/threads/{thread_id}/runs"), Api.create_run),
     ("GET", _pattern("/threads/{thread_id}/runs"), Api.list_runs),
     ("GET", _pattern("/threads/{thread_id}/runs/{run_id}"), Api.retrieve_run),
+    ("POST", _pattern("/threads/{thread_id}/runs/{run_id}"), Api.update_run),
     ("POST", _pattern("/threads/{thread_id}/runs/{run_id}/submit_tool_outputs"), Api.submit_tool_outputs),
     ("POST", _pattern("/threads/{thread_id}/runs/{run_id}/cancel"), Api.cancel_run),
     ("GET", _pattern("/threads/{thread_id}/runs/{run_id}/steps"), Api.list_steps),

@@ -85,6 +85,11 @@ class IdFactory:
         with self._lock:
             return f"req_{self._requests.getrandbits(128):032x}"
 
+    def hex(self, digits: int) -> str:
+        """Return ``digits`` random lowercase hex digits (``cf-ray`` and cookie values; reproducible if seeded)."""
+        with self._lock:
+            return f"{self._requests.getrandbits(4 * digits):0{digits}x}"
+
     def processing_ms(self) -> int:
         """Return a plausible ``openai-processing-ms`` value for seeded servers (reproducible)."""
         with self._lock:

@@ -11,7 +11,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from .scenarios import Scenario
+from .scenarios import Phase, Scenario
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -22,6 +22,7 @@ __all__ = [
     "Run",
     "Step",
     "Thread",
+    "ToolCall",
     "text_content",
     "usage_dict",
 ]
@@ -37,12 +38,24 @@ EXPIRY_SECONDS = 600
 
 
 def usage_dict(prompt_tokens: int, completion_tokens: int) -> JsonDict:
-    """Return a usage object with the three counts the run and step objects carry."""
+    """Return a usage object as runs and steps carry it (the 2025 shape, with the token details)."""
     return {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
+        "prompt_token_details": {"cached_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0},
     }
+
+
+@dataclass
+class ToolCall:
+    """A function call a run asks the client to make (and, once submitted, its output)."""
+
+    id: str
+    name: str
+    arguments: str
+    output: str | None = None
 
 
 def text_content(value: str) -> JsonDict:
@@ -67,6 +80,8 @@ class Assistant:
     tool_resources: JsonDict = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
     response_format: Any = "auto"
+    #: Deleted objects stay in memory (runs still point at them) but answer 404 to clients.
+    deleted: bool = False
 
     def to_dict(self) -> JsonDict:
         """Return the ``assistant`` object."""
@@ -100,6 +115,8 @@ class Thread:
     tool_resources: JsonDict = field(default_factory=dict)
     message_ids: list[str] = field(default_factory=list)
     run_ids: list[str] = field(default_factory=list)
+    #: Deleted objects stay in memory (a stream may still be writing to them) but answer 404 to clients.
+    deleted: bool = False
 
     def to_dict(self) -> JsonDict:
         """Return the ``thread`` object."""
@@ -161,7 +178,7 @@ class Message:
 
 @dataclass
 class Step:
-    """A run step: the ``tool_calls`` step of a function call or the ``message_creation`` step of a reply."""
+    """A run step: a ``tool_calls`` step (function calls or code) or the ``message_creation`` step of a reply."""
 
     id: str
     created_at: int
@@ -213,8 +230,8 @@ class Run:
     tools: list[JsonDict]
     metadata: dict[str, str]
     scenario: Scenario
-    #: Name of the function the run calls before replying, or None for a plain text reply.
-    function_name: str | None = None
+    #: What the run does, in order (see :func:`pytest_runs.emulator.scenarios.plan_run`).
+    phases: list[Phase] = field(default_factory=list)
     status: str = "queued"
     started_at: int | None = None
     cancelled_at: int | None = None
@@ -235,23 +252,33 @@ class Run:
     tool_choice: Any = "auto"
     parallel_tool_calls: bool = True
     # --- bookkeeping, never serialised ---
+    #: Index in :attr:`phases` of what the run does next (or is doing).
+    phase_index: int = 0
     #: Retrieves still answered ``in_progress`` before the run moves to its next resting state.
     polls_left: int = 0
-    #: The pending function call's id, fixed when the tool-calls step is created.
-    call_id: str | None = None
-    #: What the client submitted for the call; None until then.
-    tool_output: str | None = None
+    #: The calls of the current ``tools`` phase, fixed when its step is created.
+    pending_calls: list[ToolCall] = field(default_factory=list)
+    #: Every output the client submitted, in order (the default reply quotes them).
+    tool_outputs: list[str] = field(default_factory=list)
     step_ids: list[str] = field(default_factory=list)
     #: The step / message the run is working on (kept so a cut stream can be finished by polling).
     pending_step_id: str | None = None
     pending_message_id: str | None = None
+    #: Set when the reply was cut by ``max_completion_tokens``: the run then ends ``incomplete``.
+    cut_short: bool = False
     #: True while a stream owns the run: retrieves then report the state without advancing it.
     streaming: bool = False
 
     @property
+    def phase(self) -> Phase | None:
+        """What the run does next, or None when only finishing is left."""
+        return self.phases[self.phase_index] if self.phase_index < len(self.phases) else None
+
+    @property
     def awaiting_tools(self) -> bool:
         """Whether the run's next resting state is ``requires_action``."""
-        return self.function_name is not None and self.tool_output is None
+        phase = self.phase
+        return phase is not None and phase.kind == "tools"
 
     @property
     def terminal(self) -> bool:

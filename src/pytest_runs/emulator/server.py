@@ -1,5 +1,11 @@
 """HTTP/1.1 framing of the emulator: a threaded stdlib server with keep-alive, gzip and chunked SSE.
 
+* Every answer carries the real API's headers, with obviously fake values where the real ones identify an
+  account or a data centre: ``date``, ``content-type``, ``connection``, ``server``, ``cf-ray`` (``…-EMU``),
+  ``cf-cache-status``, ``alt-svc``, ``strict-transport-security``, ``x-content-type-options``,
+  ``openai-version``, ``openai-organization`` (``user-emulator``), ``openai-project`` (``proj_emulator``),
+  ``openai-processing-ms``, ``x-envoy-upstream-service-time``, ``x-request-id``; the first answer on each
+  connection also sets a ``__cf_bm`` cookie (``Secure``, so clients never send it back over plain HTTP).
 * JSON bodies are pretty-printed (2-space indent, raw UTF-8) and gzip-compressed when the request's
   ``Accept-Encoding`` allows gzip, always with ``content-length``.
 * Streams are ``Transfer-Encoding: chunked``, never compressed, one event per chunk, each written (and so
@@ -24,8 +30,8 @@ from socketserver import TCPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from . import errors
 from .api import Api, JsonResponse, Request, StreamResponse
-from .errors import ApiError
 from .ids import Clock, IdFactory
 from .streams import EventStream
 
@@ -35,8 +41,20 @@ __all__ = ["SERVER_NAME", "EmulatorHTTPServer"]
 SERVER_NAME = "pytest-runs-emulator"
 #: Value of the ``openai-organization`` header (real accounts answer ``user-…`` or ``org-…``).
 ORGANIZATION = "user-emulator"
+#: Value of the ``openai-project`` header (real accounts answer ``proj_`` and 24 base62 characters).
+PROJECT = "proj_emulator"
 #: Value of the ``openai-version`` header.
 API_VERSION = "2020-10-01"
+#: Headers every answer carries with the same value, as the real API's edge sends them.
+_STATIC_HEADERS = (
+    ("cf-cache-status", "DYNAMIC"),
+    ("alt-svc", 'h3=":443"; ma=86400'),
+    ("strict-transport-security", "max-age=31536000; includeSubDomains; preload"),
+    ("x-content-type-options", "nosniff"),
+    ("openai-version", API_VERSION),
+    ("openai-organization", ORGANIZATION),
+    ("openai-project", PROJECT),
+)
 
 # Errors that only mean the peer went away; they end the connection quietly.
 _DISCONNECTS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
@@ -71,6 +89,8 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.server.track(self.connection)
+        # The real edge sets its bot-management cookie on the first answer of a connection.
+        self._cookie_sent = False
 
     def finish(self) -> None:
         try:
@@ -123,21 +143,17 @@ class _Handler(BaseHTTPRequestHandler):
             query=parse_qs(url.query, keep_blank_values=True),
             headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
+            request_id=self.server.ids.request_id(),
         )
         try:
             response = self.server.api.handle(request)
         except Exception as exc:  # answered as the real API does; kept for the tests to inspect
             self.server.record(exc)
-            error = ApiError(
-                500,
-                "The server had an error while processing your request. Sorry about that!",
-                type_="server_error",
-            )
-            response = JsonResponse(500, error.body())
+            response = JsonResponse(500, errors.server_error().body())
         if isinstance(response, StreamResponse):
-            self._send_stream(response, started)
+            self._send_stream(response, started, request.request_id)
         else:
-            self._send_json(response, started, request.headers.get("accept-encoding", ""))
+            self._send_json(response, started, request.headers.get("accept-encoding", ""), request.request_id)
 
     def _read_body(self) -> bytes:
         """Read the request body (``content-length`` or chunked) so the connection stays in sync."""
@@ -160,18 +176,31 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------------ responses
 
-    def _common_headers(self, started: float) -> None:
+    def _common_headers(self, started: float, request_id: str) -> None:
         ids = self.server.ids
-        elapsed = (
-            ids.processing_ms() if self.server.clock.seeded else int((time.monotonic() - started) * 1000)
-        )
+        clock = self.server.clock
+        elapsed = ids.processing_ms() if clock.seeded else int((time.monotonic() - started) * 1000)
         self.send_header("connection", "close" if self.close_connection else "keep-alive")
-        self.send_header("openai-version", API_VERSION)
-        self.send_header("openai-organization", ORGANIZATION)
+        for name, value in _STATIC_HEADERS:
+            self.send_header(name, value)
         self.send_header("openai-processing-ms", str(elapsed))
-        self.send_header("x-request-id", ids.request_id())
+        # The proxy in front of the real service adds a few milliseconds to the processing time.
+        self.send_header("x-envoy-upstream-service-time", str(elapsed + 3))
+        self.send_header("x-request-id", request_id)
+        self.send_header("cf-ray", f"{ids.hex(16)}-EMU")
+        if not self._cookie_sent:
+            self._cookie_sent = True
+            now = clock.peek()
+            expires = email.utils.formatdate(now + 1800, usegmt=True)
+            self.send_header(
+                "set-cookie",
+                f"__cf_bm={ids.hex(32)}-{now}-1.0.1.1-emulator; path=/; expires={expires}; HttpOnly; Secure; "
+                "SameSite=None",
+            )
 
-    def _send_json(self, response: JsonResponse, started: float, accept_encoding: str) -> None:
+    def _send_json(
+        self, response: JsonResponse, started: float, accept_encoding: str, request_id: str
+    ) -> None:
         data = json.dumps(response.body, indent=2, ensure_ascii=False).encode("utf-8")
         compress = _accepts_gzip(accept_encoding)
         if compress:
@@ -185,13 +214,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("content-encoding", "gzip")
             for name, value in response.headers.items():
                 self.send_header(name, value)
-            self._common_headers(started)
+            self._common_headers(started, request_id)
             self.end_headers()
             self.wfile.write(data)
         except _DISCONNECTS:
             self.close_connection = True
 
-    def _send_stream(self, response: StreamResponse, started: float) -> None:
+    def _send_stream(self, response: StreamResponse, started: float, request_id: str) -> None:
         stream = response.stream
         try:
             self.send_response(200)
@@ -199,7 +228,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("transfer-encoding", "chunked")
             for name, value in response.headers.items():
                 self.send_header(name, value)
-            self._common_headers(started)
+            self._common_headers(started, request_id)
             self.end_headers()
             if not self._write_events(stream):
                 # Cut on purpose: no terminating chunk, so the connection cannot be reused.

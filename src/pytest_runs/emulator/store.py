@@ -4,16 +4,27 @@ All state sits behind one re-entrant lock; every public method takes it, so requ
 writing in one thread while another polls) always see consistent objects. Methods return fresh ``dict``
 snapshots that the caller serialises after the lock is released.
 
-Run lifecycle. A run rests in ``queued`` (after create or tool outputs), ``requires_action``, ``cancelling``
-or a terminal state. Polling (``GET …/runs/{id}``) moves it one step per retrieve::
+Run lifecycle. A run follows its plan (:func:`pytest_runs.emulator.scenarios.plan_run`)::
 
-    queued -> in_progress (x emulator_polls) -> requires_action | completed
-    cancelling -> cancelled
+    queued -> in_progress -> [code step] -> requires_action -> (tool outputs) -> queued -> in_progress -> ...
+           -> message -> completed | incomplete          (or failed / expired where the plan says so)
+    queued | in_progress | requires_action -(cancel)-> cancelling -> cancelled
 
-A stream drives the same transitions event by event (the ``stream_*`` methods). While a stream owns a run,
-retrieves report the run without moving it; when the stream ends early (``emulator_cut_after`` or a client
-that went away) the run is released where the last written event left it and later retrieves finish it, as the
-real service keeps running a run whose client disconnected.
+It rests in ``queued`` (after create or tool outputs), ``requires_action``, ``cancelling`` or a terminal
+state. Polling (``GET …/runs/{id}``) moves it one step per retrieve: ``queued`` -> ``in_progress`` (answered
+``emulator_polls`` times) -> next resting state; ``cancelling`` -> ``cancelled``. Getting from ``in_progress``
+to the next resting state is :func:`pytest_runs.emulator.lifecycle.progress`, the same code a stream runs
+event by event, so a polled run and a streamed run leave the same steps, messages and timestamps behind.
+
+While a stream owns a run, retrieves report the run without moving it; when the stream ends early
+(``emulator_cut_after`` or a client that went away) the run is released where the last written event left it
+and later retrieves finish it, as the real service keeps running a run whose client disconnected.
+
+Timestamps as the real API sets them: ``started_at`` each time the run leaves ``queued``;
+``expires_at`` is ``created_at + 600`` while the run is active and null once it finished; ``completed_at``
+(also set when a run ends ``incomplete``, as the real service does), ``failed_at``, ``cancelled_at`` at the
+end; ``usage`` (the sum of the steps') on every terminal run. Messages get ``completed_at`` or
+``incomplete_at``; steps ``completed_at``, ``failed_at`` or ``cancelled_at``.
 """
 
 from __future__ import annotations
@@ -23,22 +34,41 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import errors
+from . import errors, lifecycle
 from .ids import Clock, IdFactory
-from .models import ACTIVE_STATUSES, Assistant, Message, Run, Step, Thread, text_content, usage_dict
+from .lifecycle import Event
+from .models import (
+    ACTIVE_STATUSES,
+    Assistant,
+    Message,
+    Run,
+    Step,
+    Thread,
+    ToolCall,
+    text_content,
+    usage_dict,
+)
 from .scenarios import (
+    FAILURES,
     TOOL_CALL_COMPLETION_TOKENS,
+    Phase,
     Scenario,
     count_tokens,
-    function_to_call,
+    plan_run,
     prompt_tokens,
     reply_text,
     split_reply,
+    truncate_tokens,
 )
 
 __all__ = ["AssistantParams", "MessageInput", "Page", "RunParams", "RunResult", "Store"]
 
 JsonDict = dict[str, Any]
+
+#: Statuses in which a run can still be asked to cancel.
+_CANCELLABLE = frozenset({"queued", "in_progress", "requires_action"})
+#: Statuses in which a run cannot be updated (the real API refuses while the run is being worked on).
+_NOT_UPDATABLE = frozenset({"queued", "in_progress", "cancelling"})
 
 
 @dataclass(frozen=True)
@@ -130,6 +160,10 @@ def _list_body(data: list[JsonDict], has_more: bool) -> JsonDict:
     }
 
 
+def _deleted(object_id: str, kind: str) -> JsonDict:
+    return {"id": object_id, "object": f"{kind}.deleted", "deleted": True}
+
+
 class Store:
     """In-memory Assistants state with the run state machine; thread-safe."""
 
@@ -147,16 +181,16 @@ class Store:
     # ------------------------------------------------------------------ lookups (lock held by the caller)
 
     def _assistant(self, assistant_id: str) -> Assistant:
-        try:
-            return self._assistants[assistant_id]
-        except KeyError:
-            raise errors.not_found("assistant", assistant_id) from None
+        assistant = self._assistants.get(assistant_id)
+        if assistant is None or assistant.deleted:
+            raise errors.not_found("assistant", assistant_id)
+        return assistant
 
     def _thread(self, thread_id: str) -> Thread:
-        try:
-            return self._threads[thread_id]
-        except KeyError:
-            raise errors.not_found("thread", thread_id) from None
+        thread = self._threads.get(thread_id)
+        if thread is None or thread.deleted:
+            raise errors.not_found("thread", thread_id)
+        return thread
 
     def _run(self, thread_id: str, run_id: str) -> Run:
         thread = self._thread(thread_id)
@@ -197,6 +231,19 @@ class Store:
         """Return an assistant (404 when unknown)."""
         with self._lock:
             return self._assistant(assistant_id).to_dict()
+
+    def list_assistants(self, page: Page) -> JsonDict:
+        """Return one page of the assistants."""
+        with self._lock:
+            live = [a.id for a in self._assistants.values() if not a.deleted]
+            selected, has_more = _paginate(live, page)
+            return _list_body([self._assistants[i].to_dict() for i in selected], has_more)
+
+    def delete_assistant(self, assistant_id: str) -> JsonDict:
+        """Delete an assistant (its runs keep going); return the deletion object."""
+        with self._lock:
+            self._assistant(assistant_id).deleted = True
+            return _deleted(assistant_id, "assistant")
 
     # ------------------------------------------------------------------ threads and messages
 
@@ -242,6 +289,24 @@ class Store:
         with self._lock:
             return self._thread(thread_id).to_dict()
 
+    def update_thread(
+        self, thread_id: str, metadata: dict[str, str] | None, tool_resources: JsonDict | None
+    ) -> JsonDict:
+        """Replace a thread's metadata and/or tool resources; return the thread."""
+        with self._lock:
+            thread = self._thread(thread_id)
+            if metadata is not None:
+                thread.metadata = dict(metadata)
+            if tool_resources is not None:
+                thread.tool_resources = dict(tool_resources)
+            return thread.to_dict()
+
+    def delete_thread(self, thread_id: str) -> JsonDict:
+        """Delete a thread; return the deletion object."""
+        with self._lock:
+            self._thread(thread_id).deleted = True
+            return _deleted(thread_id, "thread")
+
     def add_message(self, thread_id: str, message: MessageInput) -> JsonDict:
         """Append a message to a thread and return it."""
         with self._lock:
@@ -255,10 +320,13 @@ class Store:
                 raise errors.not_found("message", message_id)
             return self._messages[message_id].to_dict()
 
-    def list_messages(self, thread_id: str, page: Page) -> JsonDict:
-        """Return one page of a thread's messages."""
+    def list_messages(self, thread_id: str, page: Page, run_id: str | None = None) -> JsonDict:
+        """Return one page of a thread's messages (only those a run wrote, with ``run_id``)."""
         with self._lock:
-            selected, has_more = _paginate(self._thread(thread_id).message_ids, page)
+            ids = self._thread(thread_id).message_ids
+            if run_id is not None:
+                ids = [i for i in ids if self._messages[i].run_id == run_id]
+            selected, has_more = _paginate(ids, page)
             return _list_body([self._messages[i].to_dict() for i in selected], has_more)
 
     # ------------------------------------------------------------------ run creation
@@ -271,6 +339,7 @@ class Store:
             self._add_message(thread, message)
         tools = list(assistant.tools) if params.tools is None else list(params.tools)
         tool_choice = "auto" if params.tool_choice is None else params.tool_choice
+        parallel = True if params.parallel_tool_calls is None else params.parallel_tool_calls
         run = Run(
             id=self._ids.new("run_"),
             created_at=self._clock.now(),
@@ -281,7 +350,7 @@ class Store:
             tools=tools,
             metadata=dict(params.metadata),
             scenario=params.scenario,
-            function_name=function_to_call(tools, tool_choice),
+            phases=plan_run(tools, tool_choice, parallel, params.scenario),
             tool_resources={} if params.tool_resources is None else dict(params.tool_resources),
             temperature=assistant.temperature if params.temperature is None else params.temperature,
             top_p=assistant.top_p if params.top_p is None else params.top_p,
@@ -297,7 +366,7 @@ class Store:
             if params.response_format is None
             else params.response_format,
             tool_choice=tool_choice,
-            parallel_tool_calls=True if params.parallel_tool_calls is None else params.parallel_tool_calls,
+            parallel_tool_calls=parallel,
             polls_left=params.scenario.polls,
             streaming=stream,
         )
@@ -347,11 +416,21 @@ class Store:
             selected, has_more = _paginate(self._thread(thread_id).run_ids, page)
             return _list_body([self._runs[i].to_dict() for i in selected], has_more)
 
+    def update_run(self, thread_id: str, run_id: str, metadata: dict[str, str] | None) -> RunResult:
+        """Replace a run's metadata (400 while the run is being worked on); the scenario stays as created."""
+        with self._lock:
+            run = self._run(thread_id, run_id)
+            if run.status in _NOT_UPDATABLE:
+                raise errors.cannot_update_run(run.status)
+            if metadata is not None:
+                run.metadata = dict(metadata)
+            return self._result(run)
+
     def cancel_run(self, thread_id: str, run_id: str) -> RunResult:
         """Ask a run to stop: it answers ``cancelling`` now and ``cancelled`` on the next retrieve."""
         with self._lock:
             run = self._run(thread_id, run_id)
-            if run.status in ("queued", "in_progress", "requires_action"):
+            if run.status in _CANCELLABLE:
                 run.status = "cancelling"
             elif run.status != "cancelling":
                 raise errors.cannot_cancel(run.status)
@@ -360,25 +439,32 @@ class Store:
     def submit_tool_outputs(
         self, thread_id: str, run_id: str, outputs: Sequence[tuple[str, str]], *, stream: bool
     ) -> tuple[RunResult, JsonDict]:
-        """Accept the outputs of the pending call; return the re-``queued`` run and the completed tool step.
+        """Accept the outputs of the pending calls; return the re-``queued`` run and the completed tool step.
 
-        Raises 400 when the run is not ``requires_action`` or the outputs do not answer its call.
+        Raises 400 when the run is not ``requires_action`` or the outputs do not answer exactly its calls.
         """
         with self._lock:
             run = self._run(thread_id, run_id)
-            if run.status != "requires_action" or run.call_id is None or run.pending_step_id is None:
+            if run.status != "requires_action" or not run.pending_calls or run.pending_step_id is None:
                 raise errors.tool_outputs_not_accepted(run.status)
+            expected = [call.id for call in run.pending_calls]
             answered = [call_id for call_id, _ in outputs]
-            if set(answered) != {run.call_id}:
-                raise errors.tool_outputs_mismatch([run.call_id], answered)
-            run.tool_output = next(output for call_id, output in outputs if call_id == run.call_id)
+            if sorted(answered) != sorted(expected):
+                raise errors.tool_outputs_mismatch(expected, answered)
+            given = dict(outputs)
             step = self._steps[run.pending_step_id]
-            call = step.step_details["tool_calls"][0]
-            call["function"]["output"] = run.tool_output
+            for call, entry in zip(run.pending_calls, step.step_details["tool_calls"], strict=True):
+                call.output = given[call.id]
+                entry["function"]["output"] = call.output
+                run.tool_outputs.append(call.output)
             step.status = "completed"
             step.completed_at = self._clock.now()
-            step.usage = usage_dict(prompt_tokens(self._conversation(run)), TOOL_CALL_COMPLETION_TOKENS)
+            step.usage = usage_dict(
+                prompt_tokens(self._conversation(run)), TOOL_CALL_COMPLETION_TOKENS * len(run.pending_calls)
+            )
             run.pending_step_id = None
+            run.pending_calls = []
+            run.phase_index += 1
             run.status = "queued"
             run.required_action = None
             run.polls_left = run.scenario.polls
@@ -399,19 +485,7 @@ class Store:
             selected, has_more = _paginate(self._run(thread_id, run_id).step_ids, page)
             return _list_body([self._step_dict(self._steps[i]) for i in selected], has_more)
 
-    # ------------------------------------------------------------------ state machine (lock held)
-
-    def _conversation(self, run: Run, exclude: str | None = None) -> list[str]:
-        """Texts a model call of this run sees: the thread's finished messages plus any tool output."""
-        thread = self._threads[run.thread_id]
-        texts = [
-            self._messages[i].text()
-            for i in thread.message_ids
-            if i != exclude and self._messages[i].status == "completed"
-        ]
-        if run.tool_output is not None:
-            texts.append(run.tool_output)
-        return texts
+    # ------------------------------------------------------------------ polling (lock held)
 
     def _advance(self, run: Run) -> None:
         if run.streaming:
@@ -433,19 +507,26 @@ class Store:
 
     def _settle(self, run: Run) -> None:
         """Bring an ``in_progress`` run to its next resting state, finishing what a cut stream left open."""
-        if run.awaiting_tools:
-            if run.pending_step_id is None:
-                self._begin_tool_step(run)
-            self._require_action(run)
-            return
-        if run.pending_message_id is None:
-            self._begin_message(run)
-        self._complete_message(run)
-        self._complete_message_step(run)
-        self._complete_run(run)
+        # The very transitions a stream makes, with the events dropped.
+        for _ in lifecycle.progress(self, run.id):
+            pass
+
+    # ------------------------------------------------------------------ state machine (lock held)
+
+    def _conversation(self, run: Run, exclude: str | None = None) -> list[str]:
+        """Texts a model call of this run sees: the thread's finished messages plus the tool outputs."""
+        thread = self._threads[run.thread_id]
+        texts = [
+            self._messages[i].text()
+            for i in thread.message_ids
+            if i != exclude and self._messages[i].status == "completed"
+        ]
+        texts.extend(run.tool_outputs)
+        return texts
 
     def _start(self, run: Run) -> None:
         run.status = "in_progress"
+        # Re-stamped every time the run leaves ``queued``, after tool outputs too, as the real service does.
         run.started_at = self._clock.now()
 
     def _new_step(self, run: Run, type_: str, details: JsonDict) -> Step:
@@ -463,86 +544,16 @@ class Store:
         run.pending_step_id = step.id
         return step
 
-    def _begin_tool_step(self, run: Run) -> Step:
-        # Step deltas announce the call; the step object lists it only once the run requires action.
-        run.call_id = self._ids.new("call_")
-        return self._new_step(run, "tool_calls", {"type": "tool_calls", "tool_calls": []})
-
-    def _require_action(self, run: Run) -> None:
+    def _pending_step(self, run: Run) -> Step:
         assert run.pending_step_id is not None
-        assert run.call_id is not None
-        assert run.function_name is not None
-        step = self._steps[run.pending_step_id]
-        if not step.step_details["tool_calls"]:
-            step.step_details["tool_calls"].append(
-                {
-                    "id": run.call_id,
-                    "type": "function",
-                    "function": {"name": run.function_name, "arguments": "{}", "output": None},
-                }
-            )
-        run.status = "requires_action"
-        run.required_action = {
-            "type": "submit_tool_outputs",
-            "submit_tool_outputs": {
-                "tool_calls": [
-                    {
-                        "id": run.call_id,
-                        "type": "function",
-                        "function": {"name": run.function_name, "arguments": "{}"},
-                    }
-                ]
-            },
-        }
-
-    def _begin_message(self, run: Run) -> tuple[Step, Message]:
-        message_id = self._ids.new("msg_")
-        step = self._new_step(
-            run,
-            "message_creation",
-            {"type": "message_creation", "message_creation": {"message_id": message_id}},
-        )
-        message = Message(
-            id=message_id,
-            created_at=step.created_at,
-            thread_id=run.thread_id,
-            role="assistant",
-            content=[],
-            assistant_id=run.assistant_id,
-            run_id=run.id,
-            status="in_progress",
-        )
-        self._messages[message.id] = message
-        self._threads[run.thread_id].message_ids.append(message.id)
-        run.pending_message_id = message.id
-        return step, message
+        return self._steps[run.pending_step_id]
 
     def _pending_message(self, run: Run) -> Message:
         assert run.pending_message_id is not None
         return self._messages[run.pending_message_id]
 
-    def _complete_message(self, run: Run) -> Message:
-        message = self._pending_message(run)
-        if message.status != "completed":
-            message.content = [text_content(reply_text(run.scenario, run.tool_output))]
-            message.status = "completed"
-            message.completed_at = self._clock.now()
-        return message
-
-    def _complete_message_step(self, run: Run) -> Step:
-        message = self._pending_message(run)
-        step = next(
-            self._steps[i]
-            for i in run.step_ids
-            if self._steps[i].step_details.get("message_creation", {}).get("message_id") == message.id
-        )
-        if step.status != "completed":
-            conversation = self._conversation(run, exclude=message.id)
-            step.status = "completed"
-            # The real service stamps the message, its step and the run with the same second.
-            step.completed_at = message.completed_at
-            step.usage = usage_dict(prompt_tokens(conversation), count_tokens(message.text()))
-        return step
+    def _completion_tokens_used(self, run: Run) -> int:
+        return int(self._run_usage(run)["completion_tokens"])
 
     def _run_usage(self, run: Run) -> JsonDict:
         prompt = completion = 0
@@ -553,104 +564,299 @@ class Store:
                 completion += int(usage["completion_tokens"])
         return usage_dict(prompt, completion)
 
-    def _complete_run(self, run: Run) -> None:
-        message = self._pending_message(run)
-        run.status = "completed"
-        run.completed_at = message.completed_at
-        run.usage = self._run_usage(run)
-        run.pending_step_id = None
-        run.pending_message_id = None
-
-    def _finish_cancel(self, run: Run) -> None:
-        now = self._clock.now()
-        run.status = "cancelled"
-        run.cancelled_at = now
-        run.required_action = None
+    def _close_open_work(self, run: Run, step_status: str, reason: str, now: int) -> None:
+        """Mark the run's unfinished steps ``step_status`` and its unfinished message incomplete."""
         for step_id in run.step_ids:
             step = self._steps[step_id]
-            if step.status == "in_progress":
-                step.status = "cancelled"
+            if step.status != "in_progress":
+                continue
+            step.status = step_status
+            if step_status == "cancelled":
                 step.cancelled_at = now
+            elif step_status == "failed":
+                step.failed_at = now
+                step.last_error = run.last_error
         if run.pending_message_id is not None:
             message = self._messages[run.pending_message_id]
             if message.status == "in_progress":
                 message.status = "incomplete"
                 message.incomplete_at = now
-                message.incomplete_details = {"reason": "run_cancelled"}
+                message.incomplete_details = {"reason": reason}
+
+    def _end(self, run: Run, status: str) -> None:
+        """Bookkeeping shared by every terminal transition."""
+        run.status = status
+        run.required_action = None
         run.usage = self._run_usage(run)
         run.pending_step_id = None
         run.pending_message_id = None
+        run.pending_calls = []
 
-    # ------------------------------------------------------------------ stream transitions
+    def _finish_cancel(self, run: Run) -> None:
+        now = self._clock.now()
+        run.cancelled_at = now
+        self._close_open_work(run, "cancelled", "run_cancelled", now)
+        self._end(run, "cancelled")
 
-    def _stream_run(self, run_id: str) -> Run:
-        return self._runs[run_id]
+    def _fail(self, run: Run, code: str) -> None:
+        now = self._clock.now()
+        run.failed_at = now
+        run.last_error = {"code": code, "message": FAILURES[code]}
+        self._close_open_work(run, "failed", "run_failed", now)
+        self._end(run, "failed")
 
-    def stream_cancelled(self, run_id: str) -> JsonDict | None:
-        """If the run was asked to cancel while streaming, finish the cancel and return the run; else None."""
+    def _cancel_events(self, run: Run) -> list[Event] | None:
+        """If the run was asked to cancel, finish the cancel and return its two events; else None."""
+        if run.status != "cancelling":
+            return None
+        before = run.to_dict()
+        self._finish_cancel(run)
+        return [("thread.run.cancelling", before), ("thread.run.cancelled", run.to_dict())]
+
+    # ------------------------------------------------------------------ lifecycle transitions
+    #
+    # Called by :mod:`pytest_runs.emulator.lifecycle`, one per event, from a stream's thread (or from _settle with
+    # the lock already held). Each returns the payload(s) of the event(s) it stands for. Transitions that would
+    # bring the run to rest check for a pending cancel in the same locked step, so a cancel that arrives between
+    # two events is never overwritten.
+
+    def cancel_point(self, run_id: str) -> list[Event] | None:
+        """Finish a requested cancel (returning ``thread.run.cancelling``, ``thread.run.cancelled``), or None."""
         with self._lock:
-            run = self._stream_run(run_id)
-            if run.status != "cancelling":
+            return self._cancel_events(self._runs[run_id])
+
+    def start(self, run_id: str) -> JsonDict | None:
+        """``queued`` -> ``in_progress``; return the run, or None when it was not queued."""
+        with self._lock:
+            run = self._runs[run_id]
+            if run.status != "queued":
                 return None
-            self._finish_cancel(run)
-            return run.to_dict()
-
-    def stream_start(self, run_id: str) -> JsonDict:
-        """``queued`` -> ``in_progress``; return the run."""
-        with self._lock:
-            run = self._stream_run(run_id)
             self._start(run)
             # Retrieves after a cut stream answer in_progress this many times before the run moves on.
             run.polls_left = run.scenario.polls
             return run.to_dict()
 
-    def stream_awaiting_tools(self, run_id: str) -> bool:
-        """Whether the run calls a function before replying."""
+    def next_phase(self, run_id: str) -> Phase | None:
+        """What the run does next (None: it only has to finish)."""
         with self._lock:
-            return self._stream_run(run_id).awaiting_tools
+            return self._runs[run_id].phase
 
-    def stream_begin_tool_step(self, run_id: str) -> tuple[JsonDict, str, str]:
-        """Create the ``tool_calls`` step; return it, the call id and the function name."""
+    def fail(self, run_id: str) -> list[Event]:
+        """End the run ``failed`` with the ``emulator_fail`` error."""
         with self._lock:
-            run = self._stream_run(run_id)
-            step = self._begin_tool_step(run)
-            assert run.call_id is not None
-            assert run.function_name is not None
-            return self._step_dict(step), run.call_id, run.function_name
+            run = self._runs[run_id]
+            stop = self._cancel_events(run)
+            if stop is not None:
+                return stop
+            self._fail(run, run.scenario.fail or "server_error")
+            return [("thread.run.failed", run.to_dict())]
 
-    def stream_require_action(self, run_id: str) -> JsonDict:
-        """``in_progress`` -> ``requires_action``; return the run."""
+    def fail_from_stream(self, run_id: str) -> None:
+        """The stream broke with an in-stream error: the run fails with ``server_error`` (if still active)."""
         with self._lock:
-            run = self._stream_run(run_id)
-            self._require_action(run)
-            return run.to_dict()
+            run = self._runs[run_id]
+            if run.status in ACTIVE_STATUSES:
+                self._fail(run, "server_error")
 
-    def stream_begin_message(self, run_id: str) -> tuple[JsonDict, JsonDict, list[str]]:
-        """Create the message-creation step and the empty message; return both and the delta pieces."""
+    def request_cancel(self, run_id: str) -> None:
+        """Ask the run to cancel, as ``POST …/cancel`` does (ignored once it can no longer be cancelled)."""
         with self._lock:
-            run = self._stream_run(run_id)
-            step, message = self._begin_message(run)
-            pieces = split_reply(reply_text(run.scenario, run.tool_output), run.scenario.deltas)
-            return self._step_dict(step), message.to_dict(), pieces
+            run = self._runs[run_id]
+            if run.status in _CANCELLABLE:
+                run.status = "cancelling"
 
-    def stream_complete_message(self, run_id: str) -> JsonDict:
-        """Fill and complete the reply message; return it."""
+    def expire(self, run_id: str) -> list[Event]:
+        """End the run ``expired``."""
         with self._lock:
-            return self._complete_message(self._stream_run(run_id)).to_dict()
+            run = self._runs[run_id]
+            stop = self._cancel_events(run)
+            if stop is not None:
+                return stop
+            self._close_open_work(run, "expired", "run_expired", self._clock.now())
+            self._end(run, "expired")
+            return [("thread.run.expired", run.to_dict())]
 
-    def stream_complete_message_step(self, run_id: str) -> JsonDict:
-        """Complete the message-creation step; return it."""
+    def begin_code(self, run_id: str) -> tuple[JsonDict, str, list[str], str]:
+        """Create the code-interpreter step; return it, the call id, the code's deltas and its output."""
         with self._lock:
-            return self._step_dict(self._complete_message_step(self._stream_run(run_id)))
+            run = self._runs[run_id]
+            scenario = run.scenario
+            if run.pending_step_id is None:
+                # The step object lists the call only once it is done; deltas announce it meanwhile.
+                self._new_step(run, "tool_calls", {"type": "tool_calls", "tool_calls": []})
+                run.pending_calls = [ToolCall(self._ids.new("call_"), "code_interpreter", scenario.code)]
+            step = self._pending_step(run)
+            return (
+                self._step_dict(step),
+                run.pending_calls[0].id,
+                split_reply(scenario.code, None),
+                scenario.code_output,
+            )
 
-    def stream_complete_run(self, run_id: str) -> JsonDict:
-        """``in_progress`` -> ``completed``; return the run."""
+    def complete_code(self, run_id: str) -> JsonDict:
+        """Complete the code-interpreter step and move to the next phase; return the step."""
         with self._lock:
-            run = self._stream_run(run_id)
-            self._complete_run(run)
-            return run.to_dict()
+            run = self._runs[run_id]
+            step = self._pending_step(run)
+            call = run.pending_calls[0]
+            step.step_details["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "type": "code_interpreter",
+                    "code_interpreter": {
+                        "input": run.scenario.code,
+                        "outputs": [{"type": "logs", "logs": run.scenario.code_output}],
+                    },
+                }
+            ]
+            step.status = "completed"
+            step.completed_at = self._clock.now()
+            step.usage = usage_dict(prompt_tokens(self._conversation(run)), count_tokens(run.scenario.code))
+            run.pending_step_id = None
+            run.pending_calls = []
+            run.phase_index += 1
+            return self._step_dict(step)
+
+    def begin_tools(self, run_id: str) -> tuple[JsonDict, list[ToolCall]]:
+        """Create the function-call step of the current phase; return it and its calls."""
+        with self._lock:
+            run = self._runs[run_id]
+            phase = run.phase
+            assert phase is not None
+            if run.pending_step_id is None:
+                self._new_step(run, "tool_calls", {"type": "tool_calls", "tool_calls": []})
+                run.pending_calls = [
+                    ToolCall(self._ids.new("call_"), name, run.scenario.tool_arguments)
+                    for name in phase.calls
+                ]
+            calls = [ToolCall(call.id, call.name, call.arguments) for call in run.pending_calls]
+            return self._step_dict(self._pending_step(run)), calls
+
+    def require_action(self, run_id: str) -> list[Event]:
+        """``in_progress`` -> ``requires_action`` (the step now lists its calls); return the run's event."""
+        with self._lock:
+            run = self._runs[run_id]
+            stop = self._cancel_events(run)
+            if stop is not None:
+                return stop
+            step = self._pending_step(run)
+            step.step_details["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments, "output": None},
+                }
+                for call in run.pending_calls
+            ]
+            run.status = "requires_action"
+            run.required_action = {
+                "type": "submit_tool_outputs",
+                "submit_tool_outputs": {
+                    "tool_calls": [
+                        {
+                            "id": call.id,
+                            "type": "function",
+                            "function": {"name": call.name, "arguments": call.arguments},
+                        }
+                        for call in run.pending_calls
+                    ]
+                },
+            }
+            return [("thread.run.requires_action", run.to_dict())]
+
+    def begin_message(self, run_id: str) -> tuple[JsonDict, JsonDict, list[str]]:
+        """Create the message-creation step and the empty message; return both and the delta pieces.
+
+        The reply is cut here when it would exceed what is left of ``max_completion_tokens``.
+        """
+        with self._lock:
+            run = self._runs[run_id]
+            if run.pending_message_id is None:
+                message_id = self._ids.new("msg_")
+                step = self._new_step(
+                    run,
+                    "message_creation",
+                    {"type": "message_creation", "message_creation": {"message_id": message_id}},
+                )
+                message = Message(
+                    id=message_id,
+                    created_at=step.created_at,
+                    thread_id=run.thread_id,
+                    role="assistant",
+                    content=[],
+                    assistant_id=run.assistant_id,
+                    run_id=run.id,
+                    status="in_progress",
+                )
+                self._messages[message.id] = message
+                self._threads[run.thread_id].message_ids.append(message.id)
+                run.pending_message_id = message.id
+            message = self._pending_message(run)
+            text = self._reply(run)
+            pieces = split_reply(text, run.scenario.deltas) if text or not run.cut_short else []
+            return self._step_dict(self._pending_step(run)), message.to_dict(), pieces
+
+    def _reply(self, run: Run) -> str:
+        text = reply_text(run.scenario, run.tool_outputs)
+        if run.max_completion_tokens is not None:
+            left = max(0, run.max_completion_tokens - self._completion_tokens_used(run))
+            if count_tokens(text) > left:
+                run.cut_short = True
+                return truncate_tokens(text, left)
+        return text
+
+    def finish_message(self, run_id: str) -> Event:
+        """Fill the reply message and end it (``completed``, or ``incomplete`` when cut); return its event."""
+        with self._lock:
+            run = self._runs[run_id]
+            message = self._pending_message(run)
+            if message.status == "in_progress":
+                text = self._reply(run)
+                message.content = [text_content(text)] if text or not run.cut_short else []
+                if run.cut_short:
+                    message.status = "incomplete"
+                    message.incomplete_at = self._clock.now()
+                    message.incomplete_details = {"reason": "max_tokens"}
+                else:
+                    message.status = "completed"
+                    message.completed_at = self._clock.now()
+            name = (
+                "thread.message.incomplete" if message.status == "incomplete" else "thread.message.completed"
+            )
+            return name, message.to_dict()
+
+    def complete_message_step(self, run_id: str) -> JsonDict:
+        """Complete the message-creation step (also after a cut reply) and move on; return the step."""
+        with self._lock:
+            run = self._runs[run_id]
+            message = self._pending_message(run)
+            step = self._pending_step(run)
+            conversation = self._conversation(run, exclude=message.id)
+            step.status = "completed"
+            # The real service stamps the message, its step and the run with the same second.
+            step.completed_at = message.completed_at or message.incomplete_at
+            step.usage = usage_dict(prompt_tokens(conversation), count_tokens(message.text()))
+            run.pending_step_id = None
+            run.phase_index += 1
+            return self._step_dict(step)
+
+    def finish_run(self, run_id: str) -> list[Event]:
+        """End a run whose plan is done: ``completed``, or ``incomplete`` when its reply was cut."""
+        with self._lock:
+            run = self._runs[run_id]
+            stop = self._cancel_events(run)
+            if stop is not None:
+                return stop
+            last = self._steps[run.step_ids[-1]] if run.step_ids else None
+            run.completed_at = (last.completed_at if last is not None else None) or self._clock.now()
+            if run.cut_short:
+                run.incomplete_details = {"reason": "max_completion_tokens"}
+                self._end(run, "incomplete")
+                return [("thread.run.incomplete", run.to_dict())]
+            self._end(run, "completed")
+            return [("thread.run.completed", run.to_dict())]
 
     def release_stream(self, run_id: str) -> None:
         """Hand the run back to the polling state machine (the stream ended, completely or not)."""
         with self._lock:
-            self._stream_run(run_id).streaming = False
+            self._runs[run_id].streaming = False

@@ -1,28 +1,25 @@
-"""Server-Sent-Events sequences of streamed runs, in the order the real API emits them.
+"""Server-Sent-Events streams of runs, in the order the real API emits them.
 
 Run create (``POST /threads/{tid}/runs`` with ``"stream": true``)::
 
-    thread.run.created, thread.run.queued, thread.run.in_progress,
-    thread.run.step.created, thread.run.step.in_progress,
-    thread.message.created, thread.message.in_progress, thread.message.delta x N, thread.message.completed,
-    thread.run.step.completed, thread.run.completed, done
+    thread.run.created, thread.run.queued, <progress>, done
 
-A run that calls a function stops after its tool-calls step instead::
+``POST /threads/runs`` streams open with ``thread.created``. Submit tool outputs opens with the finished
+tool-calls step::
 
-    ... thread.run.in_progress, thread.run.step.created, thread.run.step.in_progress,
-    thread.run.step.delta (call id and function name), thread.run.step.delta (arguments),
-    thread.run.requires_action, done
+    thread.run.step.completed, thread.run.queued, <progress>, done
 
-Submit tool outputs opens with the finished tool-calls step::
+``<progress>`` is :func:`pytest_runs.emulator.lifecycle.progress`: a text reply reads ``thread.run.in_progress,
+thread.run.step.created, thread.run.step.in_progress, thread.message.created, thread.message.in_progress,
+thread.message.delta x N, thread.message.completed, thread.run.step.completed, thread.run.completed``; a run that
+calls functions stops at its tool-calls step with ``… thread.run.step.delta …, thread.run.requires_action``.
 
-    thread.run.step.completed, thread.run.queued, thread.run.in_progress, <message step and message events>,
-    thread.run.completed, done
+Stream-only knobs act here: ``emulator_cancel_after`` asks the run to cancel after that many events (the stream
+goes on to ``thread.run.cancelling``, ``thread.run.cancelled``, ``done``); ``emulator_error_after`` ends the stream
+after that many events with ``event: error`` (a ``server_error`` citing the request ID) and no ``done``, and the
+run fails. ``emulator_cut_after`` is the server's: it stops writing mid-body.
 
-``POST /threads/runs`` streams open with ``thread.created``. A run cancelled while streaming ends its stream
-with ``thread.run.cancelled``, ``done``.
-
-Events are produced lazily: producing an event applies its transition to the store, so the state after any
-prefix of a stream equals what that prefix announced.
+Events are produced lazily: producing an event applies its transition to the store.
 """
 
 from __future__ import annotations
@@ -32,6 +29,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from . import lifecycle
+from .errors import stream_error_body
+from .lifecycle import Event
+from .scenarios import Scenario
 from .store import Store
 
 __all__ = ["DONE", "EventStream", "SseEvent", "compact_json", "run_stream", "submit_stream"]
@@ -61,7 +62,7 @@ class SseEvent:
         return f"event: {self.event}\ndata: {self.data}\n\n".encode()
 
 
-#: The event that ends every stream.
+#: The event that ends every complete stream.
 DONE = SseEvent("done", "[DONE]")
 
 
@@ -73,12 +74,24 @@ class EventStream:
     """
 
     def __init__(
-        self, store: Store, run_id: str, events: Iterator[SseEvent], event_delay: float, cut_after: int | None
+        self,
+        store: Store,
+        run_id: str,
+        events: Iterator[SseEvent],
+        event_delay: float,
+        cut_after: int | None,
+        *,
+        cancel_after: int | None = None,
+        error_after: int | None = None,
+        request_id: str = "",
     ):
-        """Bind ``events`` to ``run_id``; ``event_delay`` and ``cut_after`` come from the run's scenario."""
+        """Bind ``events`` to ``run_id``; the delays, cuts, cancels and errors come from the run's scenario."""
         self._store = store
         self._events = events
         self._closed = False
+        self._cancel_after = cancel_after
+        self._error_after = error_after
+        self._request_id = request_id
         #: The run this stream drives.
         self.run_id = run_id
         #: Seconds to wait between two events.
@@ -88,7 +101,23 @@ class EventStream:
 
     def __iter__(self) -> Iterator[SseEvent]:
         """Produce the events in order."""
-        return self._events
+        return self._produce()
+
+    def _produce(self) -> Iterator[SseEvent]:
+        if self._error_after == 0:
+            yield self._error()
+            return
+        for count, event in enumerate(self._events, start=1):
+            yield event
+            if count == self._cancel_after:
+                self._store.request_cancel(self.run_id)
+            if count == self._error_after:
+                yield self._error()
+                return
+
+    def _error(self) -> SseEvent:
+        self._store.fail_from_stream(self.run_id)
+        return SseEvent.of("error", stream_error_body(self._request_id))
 
     def close(self) -> None:
         """Stop producing events and release the run (idempotent)."""
@@ -102,78 +131,33 @@ class EventStream:
         self._store.release_stream(self.run_id)
 
 
-def _message_delta(message_id: str, value: str, first: bool) -> JsonDict:
-    text: JsonDict = {"value": value}
-    if first:
-        # The real stream sends the (empty) annotations list with the first delta of a text part only.
-        text["annotations"] = []
-    return {
-        "id": message_id,
-        "object": "thread.message.delta",
-        "delta": {"content": [{"index": 0, "type": "text", "text": text}]},
-    }
+def _framed(events: Iterator[Event]) -> Iterator[SseEvent]:
+    for name, payload in events:
+        yield SseEvent.of(name, payload)
 
 
-def _step_delta(step_id: str, tool_call: JsonDict) -> JsonDict:
-    return {
-        "id": step_id,
-        "object": "thread.run.step.delta",
-        "delta": {"step_details": {"type": "tool_calls", "tool_calls": [tool_call]}},
-    }
-
-
-def _progress(store: Store, run_id: str) -> Iterator[SseEvent]:
-    """Events from ``queued`` to the next resting state (``requires_action``/``completed``), then ``done``."""
-
-    def cancelled() -> SseEvent | None:
-        run = store.stream_cancelled(run_id)
-        return None if run is None else SseEvent.of("thread.run.cancelled", run)
-
-    stop = cancelled()
-    if stop is None:
-        yield SseEvent.of("thread.run.in_progress", store.stream_start(run_id))
-        if store.stream_awaiting_tools(run_id):
-            yield from _tool_call(store, run_id)
-            stop = cancelled()
-            if stop is None:
-                yield SseEvent.of("thread.run.requires_action", store.stream_require_action(run_id))
-        else:
-            step, message, pieces = store.stream_begin_message(run_id)
-            yield SseEvent.of("thread.run.step.created", step)
-            yield SseEvent.of("thread.run.step.in_progress", step)
-            yield SseEvent.of("thread.message.created", message)
-            yield SseEvent.of("thread.message.in_progress", message)
-            for index, piece in enumerate(pieces):
-                stop = cancelled()
-                if stop is not None:
-                    break
-                yield SseEvent.of("thread.message.delta", _message_delta(message["id"], piece, index == 0))
-            if stop is None:
-                yield SseEvent.of("thread.message.completed", store.stream_complete_message(run_id))
-                yield SseEvent.of("thread.run.step.completed", store.stream_complete_message_step(run_id))
-                yield SseEvent.of("thread.run.completed", store.stream_complete_run(run_id))
-    if stop is not None:
-        yield stop
-    yield DONE
-
-
-def _tool_call(store: Store, run_id: str) -> Iterator[SseEvent]:
-    step, call_id, name = store.stream_begin_tool_step(run_id)
-    yield SseEvent.of("thread.run.step.created", step)
-    yield SseEvent.of("thread.run.step.in_progress", step)
-    first = {
-        "index": 0,
-        "id": call_id,
-        "type": "function",
-        "function": {"name": name, "arguments": "", "output": None},
-    }
-    yield SseEvent.of("thread.run.step.delta", _step_delta(step["id"], first))
-    arguments = {"index": 0, "type": "function", "function": {"arguments": "{}"}}
-    yield SseEvent.of("thread.run.step.delta", _step_delta(step["id"], arguments))
+def _bind(
+    store: Store, run_id: str, events: Iterator[SseEvent], scenario: Scenario, request_id: str
+) -> EventStream:
+    return EventStream(
+        store,
+        run_id,
+        events,
+        scenario.event_delay,
+        scenario.cut_after,
+        cancel_after=scenario.cancel_after,
+        error_after=scenario.error_after,
+        request_id=request_id,
+    )
 
 
 def run_stream(
-    store: Store, run: JsonDict, event_delay: float, cut_after: int | None, thread: JsonDict | None = None
+    store: Store,
+    run: JsonDict,
+    scenario: Scenario,
+    thread: JsonDict | None = None,
+    *,
+    request_id: str = "",
 ) -> EventStream:
     """Events of a run-create stream; ``run`` is the new run, ``thread`` the created thread if any."""
 
@@ -182,19 +166,21 @@ def run_stream(
             yield SseEvent.of("thread.created", thread)
         yield SseEvent.of("thread.run.created", run)
         yield SseEvent.of("thread.run.queued", run)
-        yield from _progress(store, run["id"])
+        yield from _framed(lifecycle.progress(store, run["id"]))
+        yield DONE
 
-    return EventStream(store, run["id"], events(), event_delay, cut_after)
+    return _bind(store, run["id"], events(), scenario, request_id)
 
 
 def submit_stream(
-    store: Store, run: JsonDict, tool_step: JsonDict, event_delay: float, cut_after: int | None
+    store: Store, run: JsonDict, tool_step: JsonDict, scenario: Scenario, *, request_id: str = ""
 ) -> EventStream:
     """Events of a submit-tool-outputs stream: ``run`` is the re-queued run, ``tool_step`` the done step."""
 
     def events() -> Iterator[SseEvent]:
         yield SseEvent.of("thread.run.step.completed", tool_step)
         yield SseEvent.of("thread.run.queued", run)
-        yield from _progress(store, run["id"])
+        yield from _framed(lifecycle.progress(store, run["id"]))
+        yield DONE
 
-    return EventStream(store, run["id"], events(), event_delay, cut_after)
+    return _bind(store, run["id"], events(), scenario, request_id)
