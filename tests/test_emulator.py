@@ -25,7 +25,7 @@ from openai.types.beta.threads.runs import ToolCall
 
 from pytest_runs.emulator import Emulator
 from pytest_runs.emulator.errors import mask_api_key
-from pytest_runs.emulator.scenarios import split_reply
+from pytest_runs.emulator.scenarios import Scenario, parse_scenario, plan_run, split_reply
 
 # Deliberate fakes, assembled so that no key-shaped literal sits in the source.
 FAKE_RIGHT_KEY = "sk" + "-right-key-0123456789"
@@ -1114,3 +1114,308 @@ def test_cli_serves_until_interrupted() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+# --------------------------------------------------------------------------- headers, query parameters, HTTP errors
+
+CODE_TOOL = {"type": "code_interpreter"}
+TIME_TOOL = {"type": "function", "function": {"name": "get_time"}}
+INCLUDE = "step_details.tool_calls%5B%2A%5D.file_search.results%5B%2A%5D.content"
+
+
+def test_real_header_set_and_one_cookie_per_connection(emu: Emulator, raw: Http) -> None:
+    response, _ = raw.call("POST", "/threads", {})
+    headers = {name.lower(): value for name, value in response.getheaders()}
+    assert headers["cf-cache-status"] == "DYNAMIC"
+    assert headers["alt-svc"] == 'h3=":443"; ma=86400'
+    assert headers["strict-transport-security"] == "max-age=31536000; includeSubDomains; preload"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["openai-project"] == "proj_emulator"
+    assert re.fullmatch(r"[0-9a-f]{16}-EMU", headers["cf-ray"])
+    assert int(headers["x-envoy-upstream-service-time"]) >= int(headers["openai-processing-ms"])
+    cookie = headers["set-cookie"]
+    assert re.fullmatch(r"__cf_bm=[0-9a-f]{32}-\d+-1\.0\.1\.1-emulator; path=/; expires=.+ GMT; HttpOnly; Secure; "
+                        r"SameSite=None", cookie)  # fmt: skip
+    # Later answers on the same connection set no cookie; a new connection gets one again.
+    response, _ = raw.call("GET", "/threads/thread_nope")
+    assert response.getheader("set-cookie") is None
+    assert response.getheader("cf-ray") is not None  # errors carry the headers too
+    _, fresh, _ = split_http(raw_exchange(emu.port, "POST", "/threads", {}))
+    assert "set-cookie" in fresh
+
+
+def test_stream_headers(emu: Emulator, raw: Http) -> None:
+    assistant_id, thread_id = setup_thread(raw)
+    body = {"assistant_id": assistant_id, "stream": True}
+    _, headers, _ = split_http(raw_exchange(emu.port, "POST", f"/threads/{thread_id}/runs", body))
+    for name in ("cf-ray", "x-envoy-upstream-service-time", "openai-project", "strict-transport-security"):
+        assert name in headers
+
+
+def test_include_query_parameter(raw: Http) -> None:
+    assistant_id, thread_id = setup_thread(raw)
+    body = {"assistant_id": assistant_id, "metadata": {"emulator_polls": "0"}}
+    run = raw.json("POST", f"/threads/{thread_id}/runs?include%5B%5D={INCLUDE}", body)
+    raw.json("GET", f"/threads/{thread_id}/runs/{run['id']}")
+    steps = raw.json("GET", f"/threads/{thread_id}/runs/{run['id']}/steps?include[]={INCLUDE}")
+    assert [step["type"] for step in steps["data"]] == ["message_creation"]
+    step = raw.json(
+        "GET", f"/threads/{thread_id}/runs/{run['id']}/steps/{steps['first_id']}?include[]={INCLUDE}"
+    )
+    assert step["id"] == steps["first_id"]
+    error = raw.json("GET", f"/threads/{thread_id}/runs/{run['id']}/steps?include[]=bogus", status=400)[
+        "error"
+    ]
+    assert error["param"] == "include"
+    assert error["message"].startswith(
+        "Invalid value: 'bogus'. Supported values are: 'step_details.tool_calls"
+    )
+
+
+def test_metadata_values_must_be_strings(raw: Http) -> None:
+    error = raw.json("POST", "/threads", {"metadata": {"modified": True}}, status=400)["error"]
+    assert error == {
+        "message": "Invalid type for 'metadata.modified': expected a string, but got a boolean instead.",
+        "type": "invalid_request_error",
+        "param": "metadata.modified",
+        "code": "invalid_type",
+    }
+
+
+def test_update_run_refused_while_working(raw: Http) -> None:
+    assistant_id, thread_id = setup_thread(raw)
+    run = raw.json("POST", f"/threads/{thread_id}/runs", {"assistant_id": assistant_id})
+    path = f"/threads/{thread_id}/runs/{run['id']}"
+    assert raw.json("GET", path)["status"] == "in_progress"
+    error = raw.json("POST", path, {"metadata": {"modified": "yes"}}, status=400)["error"]
+    assert error["message"] == "Cannot update run with status 'in_progress'."
+    assert raw.json("GET", path)["status"] == "completed"
+    updated = raw.json("POST", path, {"metadata": {"modified": "yes"}})
+    assert (updated["status"], updated["metadata"]) == ("completed", {"modified": "yes"})
+    # The knobs were read at creation: new metadata changes nothing about the run.
+    assert raw.json("GET", path)["status"] == "completed"
+
+
+def test_429_answer_and_limited_failures(raw: Http) -> None:
+    assistant_id, thread_id = setup_thread(raw)
+    knobs = {"emulator_http_status": "429", "emulator_http_failures": "2", "emulator_retry_after_ms": "1500"}
+    body = {"assistant_id": assistant_id, "metadata": knobs}
+    for _ in range(2):
+        response, data = raw.call("POST", f"/threads/{thread_id}/runs", body)
+        assert response.status == 429
+        assert (response.getheader("retry-after"), response.getheader("retry-after-ms")) == ("2", "1500")
+        assert response.getheader("x-ratelimit-remaining-requests") == "0"
+        error = json.loads(data)["error"]
+        assert (error["type"], error["code"], error["param"]) == ("requests", "rate_limit_exceeded", None)
+        assert error["message"].startswith("Rate limit reached for gpt-4o in organization user-emulator")
+    assert raw.json("GET", f"/threads/{thread_id}/runs")["data"] == []  # nothing was created
+    assert raw.json("POST", f"/threads/{thread_id}/runs", body)["status"] == "queued"
+    # Every attempt fails without emulator_http_failures.
+    body = {"assistant_id": assistant_id, "thread": {}, "metadata": {"emulator_http_status": "500"}}
+    for _ in range(3):
+        error = raw.json("POST", "/threads/runs", body, status=500)["error"]
+        assert (error["type"], error["code"]) == ("server_error", None)
+
+
+def test_in_stream_error_frame(emu: Emulator, raw: Http) -> None:
+    assistant_id, thread_id = setup_thread(raw)
+    body = {"assistant_id": assistant_id, "stream": True, "metadata": {"emulator_error_after": "3"}}
+    _, headers, data = split_http(raw_exchange(emu.port, "POST", f"/threads/{thread_id}/runs", body))
+    chunks, terminated = parse_chunks(data)
+    assert terminated  # the body ends properly, just without ``done``
+    assert event_names(chunks) == [*RUN_EVENTS[:3], "error"]
+    error = json.loads(chunks[-1].split(b"data: ", 1)[1])["error"]
+    assert (error["type"], error["param"], error["code"]) == ("server_error", None, None)
+    assert f"(Please include the request ID {headers['x-request-id']} in your email.)" in error["message"]
+    run = raw.json("GET", f"/threads/{thread_id}/runs")["data"][0]
+    assert (run["status"], run["last_error"]["code"], run["expires_at"]) == ("failed", "server_error", None)
+    # Zero events: the error comes first.
+    body["metadata"] = {"emulator_error_after": "0"}
+    _, _, data = split_http(raw_exchange(emu.port, "POST", f"/threads/{thread_id}/runs", body))
+    assert event_names(parse_chunks(data)[0]) == ["error"]
+
+
+def test_code_interpreter_stream_payloads(emu: Emulator, raw: Http) -> None:
+    assistant_id, thread_id = setup_thread(raw, [CODE_TOOL])
+    body = {"assistant_id": assistant_id, "stream": True, "metadata": {"emulator_code": "print(1 + 1)"}}
+    _, _, data = split_http(raw_exchange(emu.port, "POST", f"/threads/{thread_id}/runs", body))
+    chunks, _ = parse_chunks(data)
+    names = event_names(chunks)
+    assert names[:5] == RUN_EVENTS[:5]
+    assert names[5:11] == ["thread.run.step.delta"] * 5 + ["thread.run.step.completed"]
+    payloads = event_payloads(chunks)
+    assert payloads[3]["step_details"] == {"type": "tool_calls", "tool_calls": []}
+    calls = [p["delta"]["step_details"]["tool_calls"][0] for p in payloads[5:10]]
+    assert calls[0]["code_interpreter"] == {"input": "", "outputs": []}
+    assert calls[0]["id"].startswith("call_")
+    assert "".join(call["code_interpreter"].get("input", "") for call in calls) == "print(1 + 1)"
+    assert calls[-1]["code_interpreter"] == {"outputs": [{"index": 0, "type": "logs", "logs": "42\n"}]}
+    done = payloads[10]["step_details"]["tool_calls"][0]
+    assert done == {
+        "id": calls[0]["id"],
+        "type": "code_interpreter",
+        "code_interpreter": {"input": "print(1 + 1)", "outputs": [{"type": "logs", "logs": "42\n"}]},
+    }
+    assert names[-1] == "done"
+
+
+def test_cut_mid_code_step_is_finished_by_polling(emu: Emulator, raw: Http) -> None:
+    assistant_id, thread_id = setup_thread(raw, [CODE_TOOL])
+    body = {"assistant_id": assistant_id, "stream": True, "metadata": {"emulator_cut_after": "7"}}
+    _, _, data = split_http(raw_exchange(emu.port, "POST", f"/threads/{thread_id}/runs", body))
+    run_id = event_payloads(parse_chunks(data)[0])[0]["id"]
+    statuses = [raw.json("GET", f"/threads/{thread_id}/runs/{run_id}")["status"] for _ in range(2)]
+    assert statuses == ["in_progress", "completed"]
+    steps = raw.json("GET", f"/threads/{thread_id}/runs/{run_id}/steps?order=asc")["data"]
+    # The step the stream began was finished, not duplicated.
+    assert [(step["type"], step["status"]) for step in steps] == [
+        ("tool_calls", "completed"),
+        ("message_creation", "completed"),
+    ]
+    assert steps[0]["step_details"]["tool_calls"][0]["code_interpreter"]["input"] == "print(6 * 7)"
+
+
+def test_polled_lifecycle_timestamps() -> None:
+    with Emulator(seed="lifecycle", event_delay=0) as emu:
+        conn = Http(emu)
+        assistant_id, thread_id = setup_thread(conn, [WEATHER_TOOL])
+        run = conn.json("POST", f"/threads/{thread_id}/runs", {"assistant_id": assistant_id})
+        path = f"/threads/{thread_id}/runs/{run['id']}"
+        assert (run["status"], run["started_at"], run["expires_at"]) == (
+            "queued",
+            None,
+            run["created_at"] + 600,
+        )
+        first = conn.json("GET", path)
+        waiting = conn.json("GET", path)
+        assert (first["status"], waiting["status"]) == ("in_progress", "requires_action")
+        assert waiting["expires_at"] == run["created_at"] + 600
+        assert waiting["usage"] is None
+        call_id = waiting["required_action"]["submit_tool_outputs"]["tool_calls"][0]["id"]
+        outputs = {"tool_outputs": [{"tool_call_id": call_id, "output": "sunny"}]}
+        queued = conn.json("POST", path + "/submit_tool_outputs", outputs)
+        assert (queued["status"], queued["required_action"]) == ("queued", None)
+        again = conn.json("GET", path)
+        done = conn.json("GET", path)
+        conn.conn.close()
+    # started_at is stamped again when the run leaves queued after the outputs, as the real service does.
+    assert again["started_at"] > first["started_at"]
+    assert (done["status"], done["expires_at"]) == ("completed", None)
+    assert done["completed_at"] >= again["started_at"]
+    assert (
+        done["usage"]["total_tokens"] == done["usage"]["prompt_tokens"] + done["usage"]["completion_tokens"]
+    )
+    assert done["usage"]["prompt_token_details"] == {"cached_tokens": 0}
+
+
+def test_expire_without_and_with_tools(raw: Http) -> None:
+    assistant_id, thread_id = setup_thread(raw, [CODE_TOOL, WEATHER_TOOL])
+    body = {"assistant_id": assistant_id, "metadata": {"emulator_expire": "1", "emulator_polls": "0"}}
+    run = raw.json("POST", f"/threads/{thread_id}/runs", body)
+    expired = raw.json("GET", f"/threads/{thread_id}/runs/{run['id']}")
+    assert (expired["status"], expired["expires_at"], expired["required_action"]) == ("expired", None, None)
+    steps = raw.json("GET", f"/threads/{thread_id}/runs/{run['id']}/steps")["data"]
+    assert [(step["type"], step["status"]) for step in steps] == [("tool_calls", "completed")]  # the code ran
+    body = {"assistant_id": assistant_id, "tools": [], "metadata": {"emulator_expire": "true"}}
+    _, data = raw.call("POST", f"/threads/{thread_id}/runs", {**body, "stream": True})
+    assert re.findall(rb"event: (\S+)", data) == [
+        b"thread.run.created",
+        b"thread.run.queued",
+        b"thread.run.in_progress",
+        b"thread.run.expired",
+        b"done",
+    ]
+    assert raw.json("GET", f"/threads/{thread_id}/runs")["data"][0]["status"] == "expired"
+    messages = raw.json("GET", f"/threads/{thread_id}/messages")["data"]
+    assert [m["role"] for m in messages] == ["user"]  # it expired before writing anything
+
+
+@pytest.mark.parametrize(
+    ("knobs", "message"),
+    [
+        (
+            {"emulator_fail": "oops"},
+            "Invalid value for metadata 'emulator_fail': 'oops'. Supported values are:",
+        ),
+        ({"emulator_expire": "maybe"}, "expected 'true' or 'false'"),
+        ({"emulator_http_status": "404"}, "Supported values are: '429', '500'."),
+        ({"emulator_tool_calls": "-1"}, "expected a non-negative integer"),
+    ],
+)
+def test_invalid_new_knobs_are_400(raw: Http, knobs: dict[str, str], message: str) -> None:
+    assistant_id, thread_id = setup_thread(raw)
+    error = raw.json(
+        "POST", f"/threads/{thread_id}/runs", {"assistant_id": assistant_id, "metadata": knobs}, 400
+    )
+    assert message in error["error"]["message"]
+    assert error["error"]["param"] == "metadata"
+
+
+def _scenario(**metadata: str) -> Scenario:
+    return parse_scenario(metadata, poll_after_ms=0, event_delay=0)
+
+
+@pytest.mark.parametrize(
+    ("tools", "tool_choice", "parallel", "metadata", "plan"),
+    [
+        ([], "auto", True, {}, ["message"]),
+        ([WEATHER_TOOL], "auto", True, {}, ["tools:get_weather", "message"]),
+        ([WEATHER_TOOL], "none", True, {}, ["message"]),
+        ([WEATHER_TOOL, TIME_TOOL], "auto", True, {"emulator_tool_calls": "3"},
+         ["tools:get_weather,get_time,get_weather", "message"]),
+        ([WEATHER_TOOL, TIME_TOOL], "auto", False, {"emulator_tool_calls": "2"},
+         ["tools:get_weather", "tools:get_time", "message"]),
+        ([WEATHER_TOOL, TIME_TOOL], {"type": "function", "function": {"name": "get_time"}}, True,
+         {"emulator_tool_calls": "2"}, ["tools:get_time,get_time", "message"]),
+        ([WEATHER_TOOL], "auto", True, {"emulator_tool_calls": "0"}, ["message"]),
+        ([CODE_TOOL, WEATHER_TOOL], "auto", True, {}, ["code", "tools:get_weather", "message"]),
+        ([CODE_TOOL, WEATHER_TOOL], {"type": "code_interpreter"}, True, {}, ["code", "message"]),
+        ([CODE_TOOL, WEATHER_TOOL], "auto", True, {"emulator_expire": "true"}, ["code", "expire"]),
+        ([], "auto", True, {"emulator_expire": "yes"}, ["expire"]),
+        ([CODE_TOOL], "auto", True, {"emulator_fail": "server_error"}, ["fail"]),
+    ],
+)  # fmt: skip
+def test_plan_run(
+    tools: Any, tool_choice: Any, parallel: bool, metadata: dict[str, str], plan: list[str]
+) -> None:
+    phases = plan_run(tools, tool_choice, parallel, _scenario(**metadata))
+    assert [f"{p.kind}:{','.join(p.calls)}" if p.calls else p.kind for p in phases] == plan
+
+
+def scenario_session(emu: Emulator) -> list[bytes]:
+    """A fixed sequence exercising the newer scenarios; returns every body."""
+    conn = Http(emu)
+    bodies = []
+
+    def call(method: str, path: str, body: Any = None) -> Any:
+        _, data = conn.call(method, path, body)
+        bodies.append(data)
+        return json.loads(data) if data.startswith(b"{") else None
+
+    assistant = call(
+        "POST", "/assistants", {"model": "gpt-4o", "tools": [CODE_TOOL, WEATHER_TOOL, TIME_TOOL]}
+    )
+    thread = call("POST", "/threads", {"messages": [{"role": "user", "content": "All of it"}]})
+    body = {"assistant_id": assistant["id"], "stream": True, "metadata": {"emulator_tool_calls": "2"}}
+    call("POST", f"/threads/{thread['id']}/runs", body)
+    run = call("GET", f"/threads/{thread['id']}/runs")["data"][0]
+    calls = run["required_action"]["submit_tool_outputs"]["tool_calls"]
+    outputs = [{"tool_call_id": c["id"], "output": c["function"]["name"]} for c in calls]
+    call("POST", f"/threads/{thread['id']}/runs/{run['id']}/submit_tool_outputs", {"tool_outputs": outputs})
+    for _ in range(3):
+        call("GET", f"/threads/{thread['id']}/runs/{run['id']}")
+    call("GET", f"/threads/{thread['id']}/runs/{run['id']}/steps")
+    body = {"assistant_id": assistant["id"], "tools": [], "max_completion_tokens": 1, "stream": True}
+    call("POST", f"/threads/{thread['id']}/runs", body)
+    call("GET", f"/threads/{thread['id']}/messages")
+    conn.conn.close()
+    return bodies
+
+
+def test_same_seed_gives_identical_scenarios() -> None:
+    with Emulator(seed=7, event_delay=0) as first, Emulator(seed=7, event_delay=0) as second:
+        one, two = scenario_session(first), scenario_session(second)
+    assert one == two
+    steps = json.loads(one[8])["data"]
+    assert [step["type"] for step in steps] == ["message_creation", "tool_calls", "tool_calls"]
+    assert b"event: thread.run.incomplete" in one[9]
