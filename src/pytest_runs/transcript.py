@@ -94,7 +94,10 @@ def _describe(name: str, data: Any) -> str:
     if name.startswith("thread.run."):
         return f"{name}: {_run_line(data)}"
     if name.startswith("thread.message."):
-        text = _text_of(data.get("content"))
+        # Text only once the message is final: the SDK fills the content of the ``created`` event's object in place
+        # as deltas arrive, so earlier events would show the final text where the wire had none.
+        final = name in ("thread.message.completed", "thread.message.incomplete")
+        text = _text_of(data.get("content")) if final else ""
         return f"{name}: {data.get('role')} {data.get('status')}" + (
             f" {json.dumps(text, ensure_ascii=False)}" if text else ""
         )
