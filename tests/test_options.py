@@ -36,7 +36,7 @@ def test_markers_shows_the_signature(pytester: pytest.Pytester) -> None:
 def test_every_fixture_is_documented(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_nothing(): pass")
     result = pytester.runpytest("--fixtures")
-    for name in ("runs_cassette", "openai_client", "async_openai_client", "runs_emulator"):
+    for name in ("runs_cassette", "openai_client", "async_openai_client", "run_snapshot", "runs_emulator"):
         result.stdout.fnmatch_lines([f"{name}*", "    *"])
     assert "no docstring available" not in "\n".join(
         line for line in result.stdout.lines if "runs" in line or "openai" in line

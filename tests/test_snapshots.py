@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pathlib import Path
 
 from pytest_runs import RunSnapshotExtension, transcript
 from pytest_runs.emulator import Emulator
@@ -276,3 +277,19 @@ def test_a_recorded_request_that_breaks_a_constraint_warns_naming_test_interacti
             "(POST /v1/threads/thread_1/runs): temperature: must be between 0 and 2, got 3.5"
         ]
     )
+
+
+def test_snapshots_never_hold_secrets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import secrets as random_secrets
+
+    from pytest_runs.session import Cassette
+
+    value = random_secrets.token_hex(16)
+    monkeypatch.setenv("OPENAI_API_KEY", value)
+    data = {"note": f"key {value}", "echo": "Incorrect API key provided: sk-proj-" + "*" * 12 + "ab12."}
+    expected = "dict({\n  'echo': 'Incorrect API key provided: sk-proj-<redacted>.',\n  'note': 'key <redacted:OPENAI_API_KEY>',\n})"
+    assert RunSnapshotExtension().serialize(data) == expected
+    from pytest_runs.activation import activate
+
+    with activate(Cassette(tmp_path / "c.yaml", "once")):
+        assert RunSnapshotExtension().serialize(data) == expected

@@ -183,8 +183,10 @@ class Cassette:
         return events_of(self.interactions)
 
     def normalised(self, value: Any) -> Any:
-        """``value`` (a JSON-like value or a model dump) with IDs and timestamps as this cassette's file writes them,
-        whether the test is recording or replaying; unchanged when the cassette keeps real values."""
+        """``value`` (a JSON-like value or a model dump) as this cassette's file writes it, whether the test is recording
+        or replaying: secrets redacted, and IDs and timestamps normalised unless the cassette keeps real values."""
+        # Snapshots are files too: what was redacted from the cassette must not reach them either.
+        value = self._redactor.value(value)
         if self.normaliser is None:
             return value
         unfinished = {id(recorder._stored) for recorder in self._recorders if not recorder.finished}

@@ -3,7 +3,7 @@
 syrupy prints a pydantic model as its one-line ``repr``, so ``exclude=`` and matchers cannot reach its fields, and
 every re-recording changes its IDs and times. :class:`RunSnapshotExtension` first turns models (ours and the openai
 SDK's, any version) into plain objects named after their class, with one attribute per field, nested models
-included; then IDs and timestamps go through the active cassette's normaliser, so a snapshot taken while recording
+included; then secrets are redacted and IDs and timestamps go through the active cassette's normaliser, so a snapshot taken while recording
 equals the one taken while replaying. The result is written in syrupy's amber format: one field per line, fields in
 sorted order, and ``exclude=props("usage")``, ``paths("usage.total_tokens")`` or ``matcher=path_type(...)`` work at
 any depth.
@@ -17,6 +17,7 @@ from typing import Any
 from syrupy.extensions.amber import AmberSnapshotExtension
 
 from .activation import active_cassette
+from .redact import Redactor, Rules
 
 __all__ = ["RunSnapshotExtension", "snapshot_value"]
 
@@ -36,7 +37,12 @@ def _named(name: str) -> type[_Fields]:
 
 
 def _is_model(value: Any) -> bool:
-    return callable(getattr(value, "model_dump", None)) and hasattr(type(value), "model_fields")
+    # pydantic v2 models have ``model_fields``; the openai SDK's models on pydantic v1 have ``__fields__`` and the
+    # SDK's own ``model_dump``.
+    model_class = type(value)
+    return callable(getattr(value, "model_dump", None)) and (
+        hasattr(model_class, "model_fields") or hasattr(model_class, "__fields__")
+    )
 
 
 def _dump(value: Any) -> Any:
@@ -77,7 +83,8 @@ def snapshot_value(value: Any, normalise: Callable[[Any], Any] | None = None) ->
     (default: the active cassette's normaliser, when a cassette is active)."""
     if normalise is None:
         cassette = active_cassette()
-        normalise = cassette.normalised if cassette is not None else None
+        # Without a cassette, the default redaction still applies: a snapshot file must not hold a key either.
+        normalise = cassette.normalised if cassette is not None else Redactor(Rules.build()).value
     dumped = _dump(value)
     if normalise is not None:
         dumped = normalise(dumped)
