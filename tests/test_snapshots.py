@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 from pathlib import Path
+
+import pytest
 
 from pytest_runs import RunSnapshotExtension, transcript
 from pytest_runs.emulator import Emulator
