@@ -21,6 +21,7 @@ from pytest_runs.emulator import Emulator
 from pytest_runs.normalise import TIME_BASE, Normaliser
 from pytest_runs.session import Cassette
 from pytest_runs.sse import decode_all
+from pytest_runs.storage import dump_cassette, load_cassette
 
 REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "realworld"
 UNKNOWN_THREAD = "thread_" + "NoSuchThread0123456789ab"
@@ -88,7 +89,12 @@ def test_recording_the_same_behaviour_twice_gives_byte_identical_cassettes(tmp_p
     assert "date:" not in text
     assert "openai-processing-ms" not in text
     assert "url: http://127.0.0.1/v1/assistants" in text
+    # Normalising a normalised cassette changes nothing.
+    loaded = load_cassette(tmp_path / "first.yaml")
+    assert dump_cassette(Normaliser().cassette(loaded)) == text
+
     # The normalised observations (what a snapshot sees) are identical too.
+
     assert first["normalised"] == second["normalised"]
     assert first["normalised"]["run"]["created_at"] >= TIME_BASE
 
@@ -184,9 +190,18 @@ def test_the_ini_switch_keeps_real_values(pytester: pytest.Pytester) -> None:
     assert "id: asst_" in text
 
 
-def test_extra_prefixes_from_ini() -> None:
+def test_extra_prefixes_from_ini(pytester: pytest.Pytester) -> None:
     normaliser = Normaliser(["ws_"])
     assert normaliser.text("ws_0123456789abcdefXYZ and run_0123456789abcdefXYZ") == "ws_1 and run_1"
+    pytester.makeini("[pytest]\nruns_id_prefixes = ws_ job-\n")
+    pytester.makepyfile(
+        """
+        def test_prefixes(runs_cassette):
+            value = {"workspace": "ws_0123456789abcdefXYZ", "job": "job-0123456789abcdefXYZ"}
+            assert runs_cassette.normalised(value) == {"workspace": "ws_1", "job": "job-1"}
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
 
 
 # -- properties --------------------------------------------------------------------------------------------------------
