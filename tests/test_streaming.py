@@ -151,7 +151,7 @@ def test_failed_recording_never_replaces_a_good_cassette(pytester: pytest.Pytest
     failed.assert_outcomes(failed=1)
     failed.stdout.fnmatch_lines(
         [
-            "recording discarded because the test failed: "
+            "recording discarded because the test did not pass: "
             "test_failed_recording_never_replaces_a_good_cassette.py::test_stream: 1 recorded interaction(s) not "
             "saved (any existing cassette was left as it was)"
         ]

@@ -132,18 +132,36 @@ class Engine:
         return not self._cassette.write_protected
 
     def play(self, request: RecordedRequest) -> RecordedResponse | None:
-        """The next unplayed response recorded for a request that means the same, marked played; None if none."""
+        """The next unplayed response recorded for a request that means the same, marked played; None if none.
+
+        Only interactions loaded from the file are played: in ``new_episodes`` a response recorded earlier in the same
+        test must not answer a later identical request (a poll), which has to reach the server again.
+        """
+        vcr_cassette = self._cassette
+        if vcr_cassette.record_mode == _VcrRecordMode.ALL or not vcr_cassette.rewound:
+            return None  # vcrpy's rule: ``all`` never replays, and nothing was loaded
         vcr_request = _vcr_request(request)
-        if not self._cassette.can_play_response_for(vcr_request):
+        matcher = vcr_cassette._match_on[0]
+        loaded = vcr_cassette._loaded_count
+        found = next(
+            (
+                index
+                for index, (recorded, _) in enumerate(vcr_cassette.data[:loaded])
+                if vcr_cassette.play_counts[index] == 0 and matcher(vcr_request, recorded)
+            ),
+            None,
+        )
+        if found is None:
             return None
-        slot: _Slot = self._cassette.play_response(vcr_request)
+        vcr_cassette.play_counts[found] += 1
+        recorded, slot = vcr_cassette.data[found]
         if self._normaliser is not None:
             # Remember which real IDs the request revealed, so the replayed responses can say them again.
-            recorded = next(request for request, stored in self._cassette.data if stored is slot)
             bindings = self._bindings(_ours(vcr_request)[1], _ours(recorded)[1])
             if bindings:
                 self._normaliser.commit(bindings)
-        return slot.response
+        response: RecordedResponse = slot.response
+        return response
 
     def _bindings(self, sent: MatchKey, recorded: MatchKey) -> dict[str, str] | None:
         assert self._normaliser is not None

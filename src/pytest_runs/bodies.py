@@ -7,7 +7,7 @@ replay turns it back into the chunks a client receives: one chunk per SSE event,
 from __future__ import annotations
 
 import base64
-import binascii
+import importlib
 import json
 import zlib
 from collections.abc import Callable
@@ -197,11 +197,26 @@ def _decompress_zlib(wbits: int) -> Callable[[bytes], bytes]:
 
 
 def _decompress_brotli(data: bytes) -> bytes:
-    try:
-        import brotli  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        raise ValueError("the brotli package is not installed") from None
-    return bytes(brotli.decompress(data))
+    for name in ("brotli", "brotlicffi"):  # the two packages httpx decodes brotli with
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        return bytes(module.decompress(data))
+    raise ValueError("neither the brotli nor the brotlicffi package is installed")
+
+
+def _decompress_zstd(data: bytes) -> bytes:
+    # httpx2 asks for zstd when Python 3.14's compression.zstd or backports.zstd is importable; so do we.
+    for name in ("compression.zstd", "backports.zstd", "zstandard"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if name == "zstandard":
+            return bytes(module.ZstdDecompressor().decompressobj().decompress(data))
+        return bytes(module.decompress(data))
+    raise ValueError("no zstd decoder is installed (compression.zstd, backports.zstd or zstandard)")
 
 
 def _decompress_deflate(data: bytes) -> bytes:
@@ -218,6 +233,7 @@ _DECODERS: dict[str, Callable[[bytes], bytes]] = {
     "x-gzip": _decompress_zlib(16 + zlib.MAX_WBITS),
     "deflate": _decompress_deflate,
     "br": _decompress_brotli,
+    "zstd": _decompress_zstd,
 }
 
 
@@ -235,6 +251,8 @@ def decode_content(data: bytes, content_encoding: str | None) -> bytes:
             raise ValueError(f"unsupported content-encoding {coding!r}")
         try:
             data = decoder(data)
-        except (zlib.error, binascii.Error) as error:
+        except ValueError:
+            raise
+        except Exception as error:  # each decoder library has its own error class
             raise ValueError(f"body is not valid {coding}: {error}") from error
     return data

@@ -107,14 +107,17 @@ def async_openai_client(runs_cassette: Cassette) -> Any:
 
 
 @pytest.fixture
-def run_snapshot(snapshot: Any) -> Any:
+def run_snapshot(snapshot: Any, request: pytest.FixtureRequest) -> Any:
     """syrupy's ``snapshot`` with pytest-runs' extension: runs (ours or the SDK's), stream events, transcripts,
     dicts and plain values are written one field per line, nested models expanded, IDs and timestamps through the
     cassette's normaliser, so the snapshot taken while recording equals the one taken while replaying. ``exclude=``,
     ``include=`` and ``matcher=`` work at any depth: ``assert run == run_snapshot(exclude=props("usage"))``."""
     from .snapshot import RunSnapshotExtension
 
-    return snapshot.use_extension(RunSnapshotExtension)
+    # The project's rules (runs_secret_env, runs_redact, the hook) also guard snapshots taken without a cassette.
+    rules = resolve(request.node).redaction
+    extension = type("RunSnapshotExtension", (RunSnapshotExtension,), {"redaction": rules})
+    return snapshot.use_extension(extension)
 
 
 @pytest.fixture(scope="session")

@@ -30,9 +30,11 @@ def is_loopback(host: object) -> bool:
     if name in ("localhost", "") or name.endswith(".localhost"):
         return True
     try:
-        return ipaddress.ip_address(name.split("%", 1)[0]).is_loopback
+        address = ipaddress.ip_address(name.split("%", 1)[0])
     except ValueError:
         return False
+    # The unspecified address (0.0.0.0, ::) is what a local server binds to; it never leaves the machine.
+    return address.is_loopback or address.is_unspecified
 
 
 @contextlib.contextmanager

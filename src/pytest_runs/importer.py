@@ -469,7 +469,7 @@ def _convert(exchange: _Exchange, redactor: Redactor, notes: _Notes) -> Interact
     request_headers = redactor.headers(store_headers(request_pairs))
     request = RecordedRequest(
         method=exchange.method,
-        url=redactor.text(exchange.url),
+        url=redactor.url(exchange.url),
         headers=request_headers,
         body=_stored_body(
             exchange.request_body,

@@ -16,6 +16,7 @@ import contextlib
 import functools
 import gc
 import hashlib
+import importlib.metadata
 import json
 import os
 import tempfile
@@ -50,8 +51,13 @@ def gc_paused() -> Iterator[None]:
 @functools.cache
 def _schema_salt() -> bytes:
     # The schema changes whenever the cassette models do, so an entry written by another version is never read.
+    # The package version too: replay bytes are kept in the entry, and their encoding may change without the schema.
     schema = json.dumps(CassetteFile.model_json_schema(by_alias=True), sort_keys=True)
-    return f"pytest-runs cassette cache, format {FORMAT_VERSION}\n{schema}\n".encode()
+    try:
+        version = importlib.metadata.version("pytest-runs")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return f"pytest-runs {version} cassette cache, format {FORMAT_VERSION}\n{schema}\n".encode()
 
 
 def _entry_prefix(path: Path) -> str:
@@ -109,12 +115,20 @@ def _write(entry: Path, cassette: CassetteFile) -> None:
                 os.unlink(temp_name)
 
 
+def _forget(cache_dir: Path, path: Path) -> None:
+    with contextlib.suppress(OSError):
+        for stale in cache_dir.glob(f"{_entry_prefix(path)}-*.json"):
+            stale.unlink()
+
+
 def cached_parse(
     path: Path, data: bytes, cache_dir: Path | None, parse: Callable[[], CassetteFile]
 ) -> CassetteFile:
     """The cassette whose file at ``path`` holds ``data``: from the cache when it has an entry for exactly these
     bytes, else from ``parse()`` (whose errors propagate), then remembered when the file is large."""
     if cache_dir is None or len(data) < MIN_CACHED_BYTES:
+        if cache_dir is not None:
+            _forget(cache_dir, path)  # a cassette that shrank leaves no entry of its former content behind
         with gc_paused():
             return parse()
     entry = _entry_path(cache_dir, path, data)

@@ -9,6 +9,7 @@ replays under any other and SDK noise headers (versions, retry counts, timeouts)
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,13 +32,14 @@ class MatchKey:
     body: Any
 
     def matches(self, other: MatchKey) -> bool:
-        """Whether two requests mean the same."""
-        return (
-            self.method == other.method
-            and self.path == other.path
-            and self.query == other.query
-            and self.body_is_json == other.body_is_json
-            and self.body == other.body
+        """Whether two requests mean the same (``self`` sent, ``other`` recorded; secrets the recording redacted
+        match any value)."""
+        if self.method != other.method or self.body_is_json != other.body_is_json:
+            return False
+        if self.path == other.path and self.query == other.query and self.body == other.body:
+            return True
+        return equal_with_redactions(
+            (self.path, self.query, self.body), (other.path, other.query, other.body)
         )
 
 
@@ -45,13 +47,54 @@ def match_key(request: RecordedRequest) -> MatchKey:
     """The :class:`MatchKey` of a stored (or about to be stored) request."""
     parts = urlsplit(request.url)
     is_json, value = json_value(request.body)
+    body: Any = value if is_json else body_bytes(request.body)
+    boundary = _multipart_boundary(request.headers.get("content-type"))
+    if boundary and isinstance(body, bytes):
+        # Clients draw a random boundary for every multipart body (file uploads): it means nothing.
+        body = body.replace(boundary.encode("latin-1"), b"<boundary>")
     return MatchKey(
         method=request.method.upper(),
         path=unquote(parts.path).rstrip("/") or "/",
         query=tuple(sorted(parse_qsl(parts.query, keep_blank_values=True))),
         body_is_json=is_json,
-        body=value if is_json else body_bytes(request.body),
+        body=body,
     )
+
+
+def _multipart_boundary(content_type: str | list[str] | None) -> str | None:
+    if not isinstance(content_type, str) or not content_type.lower().startswith("multipart/"):
+        return None
+    match = re.search(r"boundary=\"?([^\";]+)\"?", content_type)
+    return match.group(1) if match else None
+
+
+_REDACTED = re.compile(r"<redacted(?::[A-Za-z0-9_ ]+)?>")
+
+
+def redacted_pattern(recorded: str) -> re.Pattern[str] | None:
+    """For a recorded string in which redaction replaced secrets, the pattern a sent string must match (each
+    placeholder standing for any non-empty text); None when nothing in it was redacted."""
+    if "<redacted" not in recorded:
+        return None
+    pieces = _REDACTED.split(recorded)
+    return re.compile(".+?".join(re.escape(piece) for piece in pieces), re.DOTALL)
+
+
+def equal_with_redactions(sent: Any, recorded: Any) -> bool:
+    """Whether ``sent`` equals ``recorded`` where the recording's redacted secrets may be anything: a replay where
+    the secret's variable is not set sends another value, and must still match."""
+    if isinstance(sent, str) and isinstance(recorded, str):
+        pattern = redacted_pattern(recorded)
+        return sent == recorded if pattern is None else pattern.fullmatch(sent) is not None
+    if isinstance(sent, list | tuple) and isinstance(recorded, list | tuple):
+        return len(sent) == len(recorded) and all(map(equal_with_redactions, sent, recorded))
+    if isinstance(sent, dict) and isinstance(recorded, dict):
+        return sent.keys() == recorded.keys() and all(
+            equal_with_redactions(sent[k], recorded[k]) for k in sent
+        )
+    if isinstance(sent, bytes) and isinstance(recorded, bytes):
+        return equal_with_redactions(sent.decode("latin-1"), recorded.decode("latin-1"))
+    return bool(sent == recorded and isinstance(sent, bool) == isinstance(recorded, bool))
 
 
 def short_request(request: RecordedRequest) -> str:

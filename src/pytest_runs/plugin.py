@@ -168,12 +168,18 @@ def pytest_runtest_makereport(
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say which cassettes were written, and which recordings were discarded because their test failed."""
     session_state = terminalreporter.config.stash.get(SESSION_KEY, None)
-    if session_state is None or not (session_state.written or session_state.discarded):
+    if session_state is None or not (
+        session_state.written or session_state.discarded or session_state.refused
+    ):
         return
     terminalreporter.section("pytest-runs")
     for path in session_state.written:
         terminalreporter.write_line(f"cassette written: {path}")
     for line in session_state.discarded:
         terminalreporter.write_line(
-            f"recording discarded because the test failed: {line} (any existing cassette was left as it was)"
+            f"recording discarded because the test did not pass: {line} (any existing cassette was left as it was)"
+        )
+    for line in session_state.refused:
+        terminalreporter.write_line(
+            f"recording not written: {line} (any existing cassette was left as it was)"
         )

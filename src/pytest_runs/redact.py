@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 from .bodies import reconcile_raw
 from .cassette import Base64Body, Body, JsonBody, SSEBody, TextBody
@@ -35,6 +35,7 @@ from .cassette import Base64Body, Body, JsonBody, SSEBody, TextBody
 __all__ = [
     "DEFAULT_SECRET_ENV",
     "KEY_PATTERN",
+    "MIN_SECRET_LENGTH",
     "PLACEHOLDER",
     "SECRET_HEADERS",
     "Leak",
@@ -77,8 +78,9 @@ KEY_PATTERN = re.compile(
     r"|(?P<bearer>Bearer\s+)[A-Za-z0-9._~+/*-]{12,}=*"
 )
 
-# Values shorter than this are not searched for: a 3-character "secret" would match everywhere.
-_MIN_SECRET_LENGTH = 8
+MIN_SECRET_LENGTH = 8
+"""Values shorter than this are not searched for (a 3-character "secret" would match everywhere); literal rules
+that short are refused."""
 
 
 def store_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str | list[str]]:
@@ -136,12 +138,10 @@ class Rules:
         """(name, value) of every known secret value long enough to search for, longest first."""
         environ = os.environ if environ is None else environ
         found = {
-            value: name
-            for name in self.env_names
-            if len(value := environ.get(name, "")) >= _MIN_SECRET_LENGTH
+            value: name for name in self.env_names if len(value := environ.get(name, "")) >= MIN_SECRET_LENGTH
         }
         for origin, value in self.literals:
-            if len(value) >= _MIN_SECRET_LENGTH:
+            if len(value) >= MIN_SECRET_LENGTH:
                 found.setdefault(value, origin)
         return sorted(((name, value) for value, name in found.items()), key=lambda item: -len(item[1]))
 
@@ -164,9 +164,9 @@ def parse_rule_lines(lines: Iterable[str], origin: str) -> list[tuple[str, str |
                 raise ValueError(f"{where}: {line!r} matches the empty string, so it would redact nothing")
             rules.append((where, pattern))
         else:
-            if len(line) < _MIN_SECRET_LENGTH:
+            if len(line) < MIN_SECRET_LENGTH:
                 raise ValueError(
-                    f"{where}: literal {mask(line)} is shorter than {_MIN_SECRET_LENGTH} characters; it would match "
+                    f"{where}: literal {mask(line)} is shorter than {MIN_SECRET_LENGTH} characters; it would match "
                     "ordinary text. Use a regular expression (re:...) that says what the secret looks like."
                 )
             rules.append((where, line))
@@ -176,9 +176,15 @@ def parse_rule_lines(lines: Iterable[str], origin: str) -> list[tuple[str, str |
 # -- redaction -------------------------------------------------------------------------------------------------------
 
 
+def _lower_escapes(text: str) -> str:
+    """``text`` with its percent-escapes in lower case (``%2f``): clients may write either."""
+    return re.sub(r"%[0-9A-F]{2}", lambda match: match.group(0).lower(), text)
+
+
 def _value_forms(value: str) -> list[str]:
     """The forms a value takes in URLs and JSON strings (redaction replaces each)."""
     forms = [value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]]
+    forms += [_lower_escapes(form) for form in forms[1:3]]
     return list(dict.fromkeys(form for form in forms if form))
 
 
@@ -205,6 +211,14 @@ class Redactor:
     def text(self, text: str) -> str:
         """``text`` with every secret value, user pattern match and key-shaped string replaced."""
         return self._text(text, self._forms())
+
+    def url(self, url: str) -> str:
+        """A URL with its user information (``user:password@``) replaced and secrets in the rest redacted."""
+        parts = urlsplit(url)
+        if "@" in parts.netloc:
+            host = parts.netloc.rsplit("@", 1)[1]
+            url = urlunsplit((parts.scheme, f"{PLACEHOLDER}@{host}", parts.path, parts.query, parts.fragment))
+        return self.text(url)
 
     def value(self, value: Any) -> Any:
         """A JSON value with every string in it (object keys included) redacted, at any depth."""
@@ -284,6 +298,8 @@ def _search_forms(secret: str) -> dict[str, str]:
         (secret, ""),
         (quote(secret, safe=""), " (URL-encoded)"),
         (quote_plus(secret), " (URL-encoded)"),
+        (_lower_escapes(quote(secret, safe="")), " (URL-encoded)"),
+        (_lower_escapes(quote_plus(secret)), " (URL-encoded)"),
         (json.dumps(secret)[1:-1], " (JSON-escaped)"),
         (base64.b64encode(raw).decode("ascii").rstrip("="), " (base64)"),
         (base64.urlsafe_b64encode(raw).decode("ascii").rstrip("="), " (base64)"),
@@ -294,7 +310,7 @@ def _search_forms(secret: str) -> dict[str, str]:
         encoded = base64.b64encode(b"\0" * offset + raw).decode("ascii")
         start = (offset * 4 + 2) // 3 + 1
         inner = encoded[start : len(encoded) - 4]
-        if len(inner) >= _MIN_SECRET_LENGTH:
+        if len(inner) >= MIN_SECRET_LENGTH:
             candidates.append((inner, " (base64)"))
     forms: dict[str, str] = {}
     for form, how in candidates:
@@ -350,8 +366,9 @@ def _line_findings(
     found: list[tuple[int, int, str, str]] = []
     for form, what in forms:
         start = line.find(form)
-        if start >= 0:
+        while start >= 0:  # every occurrence: an excerpt must not show a second copy unmasked
             found.append((*_token_bounds(line, start, start + len(form)), what, "****"))
+            start = line.find(form, start + 1)
     for pattern, what in patterns:
         for match in pattern.finditer(line):
             if match.group(0) and PLACEHOLDER not in match.group(0):

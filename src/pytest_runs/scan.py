@@ -113,20 +113,23 @@ def scan_paths(
         if not path.exists():
             raise FileNotFoundError(path)
     for file in _files(paths):
+        shown = str(file)
+        if shown_from is not None:
+            with contextlib.suppress(ValueError):
+                shown = str(file.resolve().relative_to(shown_from.resolve()))
+        # A file the scan cannot read is a finding: "no secrets found" must mean every file was searched.
         try:
             if file.stat().st_size > _MAX_BYTES:
+                findings.append(Finding(shown, 0, "not scanned", f"larger than {_MAX_BYTES // 2**20} MiB"))
                 continue
             data = file.read_bytes()
-        except OSError:
+        except OSError as error:
+            findings.append(Finding(shown, 0, "not scanned", f"cannot be read ({error.strerror or error})"))
             continue
         if b"\0" in data[:8192]:
             continue  # a binary file: not something a cassette or a config is
         scanned += 1
         text = data.decode("utf-8", "replace")
         leaks = _scan_text(text, secrets, rules, yaml_file=file.suffix.lower() in (".yaml", ".yml"))
-        shown = str(file)
-        if shown_from is not None:
-            with contextlib.suppress(ValueError):
-                shown = str(file.resolve().relative_to(shown_from.resolve()))
         findings.extend(Finding(shown, leak.line, leak.what, leak.excerpt) for leak in leaks)
     return findings, scanned

@@ -34,7 +34,7 @@ from .errors import (
 )
 from .matching import describe_miss, short_request
 from .normalise import Normaliser
-from .redact import Redactor, Rules, find_leaks, store_headers
+from .redact import Leak, Redactor, Rules, find_leaks, store_headers
 from .storage import dump_cassette, field_at_line, load_cassette, write_atomic
 
 __all__ = ["RECORD_MODES", "Cassette", "Recorder"]
@@ -68,6 +68,8 @@ class Recorder:
         self._chunks: list[bytes] = []
         self._lock = threading.Lock()
         self.finished = False
+        self.unverifiable: str | None = None
+        """Why the body could not be checked for secrets (None when it could)."""
 
     def feed(self, chunk: bytes) -> None:
         """Keep a copy of a chunk the client is being given."""
@@ -83,11 +85,14 @@ class Recorder:
         stored = self._stored
         try:
             decoded = decode_content(data, self._content_encoding)
-        except ValueError:
+        except ValueError as problem:
             # Not decodable here (an unknown coding, or cut too early): keep the bytes and the header that explains them.
             stored.body = Base64Body(base64=base64.b64encode(data).decode("ascii")) if data else None
             if self._content_encoding:
                 stored.headers["content-encoding"] = self._content_encoding
+            if data and end != "error":
+                # Compressed bytes cannot be searched for secrets: the cassette must not be written with them.
+                self.unverifiable = f"content-encoding {self._content_encoding}: {problem}"
         else:
             stored.body = body_from_bytes(decoded, self._content_type)
             if stored.body is not None and self._content_encoding:
@@ -182,6 +187,10 @@ class Cassette:
 
         return events_of(self.interactions)
 
+    def secrets_in(self, text: str) -> list[Leak]:
+        """Every secret (known value in any encoding, user pattern, key shape) in ``text``, e.g. a snapshot."""
+        return find_leaks(text, self._redactor.secrets(), self._redactor.rules)
+
     def normalised(self, value: Any) -> Any:
         """``value`` (a JSON-like value or a model dump) as this cassette's file writes it, whether the test is recording
         or replaying: secrets redacted, and IDs and timestamps normalised unless the cassette keeps real values."""
@@ -226,6 +235,15 @@ class Cassette:
         )
 
     def _save(self, cassette: CassetteFile) -> None:
+        unverifiable = [recorder.unverifiable for recorder in self._recorders if recorder.unverifiable]
+        if unverifiable:
+            raise SecretLeakError(
+                f"pytest-runs: refusing to write {self._display_path}: a response body could not be decoded "
+                f"({unverifiable[0]}), so it cannot be checked for secrets.\n"
+                "Nothing was written. Install the decoder (brotli or brotlicffi for br; backports.zstd or zstandard "
+                "for zstd), or have the client not ask for that encoding (accept-encoding), then record again:\n"
+                f"  {self._command('rewrite')}"
+            )
         if self.normaliser is not None:
             cassette = self.normaliser.cassette(cassette)
         text = dump_cassette(cassette)
@@ -257,7 +275,7 @@ class Cassette:
         content_type = stored_headers.get("content-type")
         return RecordedRequest(
             method=method,
-            url=redactor.text(url),
+            url=redactor.url(url),
             headers=stored_headers,
             body=redactor.body(
                 body_from_bytes(body, content_type if isinstance(content_type, str) else None)
@@ -311,8 +329,8 @@ class Cassette:
         """Store a response whose body is still to come; the returned recorder fills it in."""
         header_list = list(headers)
         stored_headers = self._redactor.headers(store_headers(header_list))
-        content_encoding = stored_headers.pop("content-encoding", None)
-        content_type = stored_headers.get("content-type")
+        content_encoding = _joined(stored_headers.pop("content-encoding", None))
+        content_type = _joined(stored_headers.get("content-type"))
         response = RecordedResponse(
             status=status,
             reason=self._redactor.text(reason) if reason and reason != _standard_reason(status) else None,
@@ -383,6 +401,10 @@ class Cassette:
         """Write the cassette if anything was recorded (atomically). Returns whether a file was written."""
         self.finish_streams()
         if not self._engine.dirty:
+            if self.record_mode == "rewrite" and self.path.exists():
+                # Recorded anew from an empty cassette: a test that now makes no request leaves an empty one.
+                self._save(CassetteFile(interactions=[]))
+                return True
             return False
         self._engine.save()
         return True
@@ -391,6 +413,11 @@ class Cassette:
     def recorded_count(self) -> int:
         """How many interactions were recorded during this test."""
         return len(self._recorders)
+
+
+def _joined(value: str | list[str] | None) -> str | None:
+    """A header value that was sent several times, as one comma-separated value (how HTTP defines it)."""
+    return ", ".join(value) if isinstance(value, list) else value
 
 
 def _ends_the_stream(body: object) -> bool:

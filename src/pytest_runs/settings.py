@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .redact import Rules
+from .redact import MIN_SECRET_LENGTH, Rules
 from .session import RECORD_MODES
 from .state import INI_RULES_KEY
 
@@ -59,10 +59,23 @@ def _hook_rules(item: pytest.Item) -> list[tuple[str, str | re.Pattern[str]]]:
     rules: list[tuple[str, str | re.Pattern[str]]] = []
     for result in item.ihook.pytest_runs_redact(config=item.config):
         for rule in result or ():
+            # The rule itself is never shown: it is a secret.
             if not isinstance(rule, str | re.Pattern):
                 raise pytest.UsageError(
-                    f"pytest-runs: a pytest_runs_redact hook returned {rule!r}; rules are str (a literal secret) "
-                    "or re.Pattern (compiled with re.compile)."
+                    f"pytest-runs: a pytest_runs_redact hook returned a value of type {type(rule).__name__}; rules are "
+                    "str (a "
+                    "literal secret) or re.Pattern (compiled with re.compile)."
+                )
+            if isinstance(rule, str) and len(rule) < MIN_SECRET_LENGTH:
+                raise pytest.UsageError(
+                    f"pytest-runs: a pytest_runs_redact hook returned a literal shorter than {MIN_SECRET_LENGTH} "
+                    "characters; it would match ordinary text. Return a re.Pattern that says what the secret looks "
+                    "like."
+                )
+            if isinstance(rule, re.Pattern) and rule.search(""):
+                raise pytest.UsageError(
+                    f"pytest-runs: a pytest_runs_redact hook returned the pattern {rule.pattern!r}, which matches "
+                    "the empty string, so it would redact nothing."
                 )
             rules.append(("the pytest_runs_redact hook", rule))
     return rules

@@ -17,7 +17,8 @@ from typing import Any
 from syrupy.extensions.amber import AmberSnapshotExtension
 
 from .activation import active_cassette
-from .redact import Redactor, Rules
+from .errors import SecretLeakError
+from .redact import Redactor, Rules, find_leaks
 
 __all__ = ["RunSnapshotExtension", "snapshot_value"]
 
@@ -78,25 +79,48 @@ def _rebuild(original: Any, normalised: Any) -> Any:
     return normalised
 
 
-def snapshot_value(value: Any, normalise: Callable[[Any], Any] | None = None) -> Any:
-    """What a snapshot of ``value`` holds: models as named plain objects, IDs and times through ``normalise``
-    (default: the active cassette's normaliser, when a cassette is active)."""
+def snapshot_value(
+    value: Any, normalise: Callable[[Any], Any] | None = None, rules: Rules | None = None
+) -> Any:
+    """What a snapshot of ``value`` holds: models as named plain objects, secrets redacted, IDs and times through
+    ``normalise`` (default: the active cassette's, which redacts too; without a cassette, ``rules`` or the default
+    redaction)."""
     if normalise is None:
         cassette = active_cassette()
-        # Without a cassette, the default redaction still applies: a snapshot file must not hold a key either.
-        normalise = cassette.normalised if cassette is not None else Redactor(Rules.build()).value
+        # Without a cassette, redaction still applies: a snapshot file must not hold a key either.
+        normalise = cassette.normalised if cassette is not None else Redactor(rules or Rules.build()).value
     dumped = _dump(value)
-    if normalise is not None:
-        dumped = normalise(dumped)
+    dumped = normalise(dumped)
     return _rebuild(value, dumped)
 
 
 class RunSnapshotExtension(AmberSnapshotExtension):
     """A syrupy extension for runs, stream events, transcripts and anything JSON-like (see the module docstring).
 
-    Use it through the ``run_snapshot`` fixture, or with ``snapshot.use_extension(RunSnapshotExtension)``.
+    Use it through the ``run_snapshot`` fixture, or with ``snapshot.use_extension(RunSnapshotExtension)``. Before a
+    snapshot is compared or written, its text is searched for secrets like a cassette is, and a hit fails the test.
     """
+
+    redaction: Rules | None = None
+    """The project's redaction rules, for snapshots taken without a cassette (the fixture sets them)."""
 
     def serialize(self, data: Any, **kwargs: Any) -> str:
         """The snapshot text of ``data`` (syrupy's ``exclude``, ``include`` and ``matcher`` apply as usual)."""
-        return str(super().serialize(snapshot_value(data), **kwargs))
+        text = str(super().serialize(snapshot_value(data, rules=self.redaction), **kwargs))
+        cassette = active_cassette()
+        if cassette is not None:
+            leaks = cassette.secrets_in(text)
+        else:
+            redactor = Redactor(self.redaction or Rules.build())
+            leaks = find_leaks(text, redactor.secrets(), redactor.rules)
+        if leaks:
+            # Values redaction cannot reach (bytes, sets, objects) end up here rather than in a snapshot file.
+            places = "\n".join(
+                f"  snapshot line {leak.line}: {leak.what}: {leak.excerpt}" for leak in leaks[:10]
+            )
+            raise SecretLeakError(
+                f"pytest-runs: refusing this snapshot: it would contain secrets.\n{places}\n"
+                "Snapshot a value without them (redaction covers JSON-like values and models; exclude= the field), "
+                "or add a redaction rule (see the README, 'Secrets')."
+            )
+        return text

@@ -19,6 +19,7 @@ class SessionState:
 
     written: list[str] = field(default_factory=list)
     discarded: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
 
 
 SESSION_KEY = pytest.StashKey[SessionState]()
@@ -42,7 +43,9 @@ def finish(item: pytest.Item, cassette: Cassette) -> None:
         try:
             written = cassette.save()
         except SecretLeakError:
-            session_state.discarded.append(f"{item.nodeid}: not saved, it would have contained secrets")
+            session_state.refused.append(
+                f"{item.nodeid}: it would have contained secrets (see the error above)"
+            )
             raise
         if written:
             session_state.written.append(str(cassette.path))
