@@ -289,3 +289,30 @@ def test_rewrite_of_a_test_that_no_longer_makes_requests_leaves_an_empty_cassett
     pytester.runpytest("--runs-record-mode=rewrite").assert_outcomes(passed=1)
     text = (folder / "test_quiet.yaml").read_text(encoding="utf-8")
     assert re.search(r"^interactions: \[\]$", text, re.MULTILINE)
+
+
+def test_the_summary_lists_written_cassettes_under_xdist_too(
+    pytester: pytest.Pytester, server: _Server
+) -> None:
+    pytester.makepyfile(
+        test_two=f"""
+        import httpx
+
+        def test_one(runs_cassette):
+            httpx.post("http://127.0.0.1:{server.server_port}/v1/one")
+
+        def test_two(runs_cassette):
+            httpx.post("http://127.0.0.1:{server.server_port}/v1/two")
+            assert False, "fails on purpose"
+        """
+    )
+    result = pytester.runpytest_subprocess("-n", "2", "--runs-record-mode=once", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*= pytest-runs =*",
+            f"cassette written: {pytester.path}/cassettes/test_two/test_one.yaml",
+            "recording discarded because the test did not pass: test_two.py::test_two: 1 recorded interaction(s) not "
+            "saved (any existing cassette was left as it was)",
+        ]
+    )

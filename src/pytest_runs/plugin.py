@@ -25,9 +25,12 @@ from .state import (
     CALL_PASSED_KEY,
     CASSETTE_KEY,
     INI_RULES_KEY,
+    NOTE_PROPERTY,
+    NOTES_KEY,
     REPORTED_ERRORS_KEY,
     SESSION_KEY,
     SessionState,
+    record_note,
 )
 
 __all__ = [
@@ -121,6 +124,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except ValueError as error:
         raise pytest.UsageError(f"pytest-runs: {error}") from None
     config.stash[SESSION_KEY] = SessionState()
+    config.pluginmanager.register(_NoteCollector(config.stash[SESSION_KEY]), "pytest-runs-notes")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -162,7 +166,28 @@ def pytest_runtest_makereport(
         report.longrepr = str(call.excinfo.value)
     if call.when == "call":
         item.stash[CALL_PASSED_KEY] = report.passed
+    if call.when == "teardown":
+        for kind, text in item.stash.get(NOTES_KEY, []):
+            report.user_properties.append((NOTE_PROPERTY, f"{kind}\t{text}"))
     return report
+
+
+class _NoteCollector:
+    """Collects the cassette notes of finished tests for the summary, from their reports: under xdist the reports
+    reach the controller, which prints the summary, while the tests ran in the workers."""
+
+    def __init__(self, session_state: SessionState) -> None:
+        self._session_state = session_state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Take the notes off a teardown report."""
+        if report.when != "teardown":
+            return
+        for name, value in report.user_properties:
+            if name == NOTE_PROPERTY and isinstance(value, str) and "\t" in value:
+                kind, text = value.split("\t", 1)
+                if kind in ("written", "discarded", "refused"):
+                    record_note(self._session_state, kind, text)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -35,22 +35,35 @@ def attach(item: pytest.Item, cassette: Cassette) -> None:
     item.stash[CASSETTE_KEY] = cassette
 
 
+NOTES_KEY = pytest.StashKey[list[tuple[str, str]]]()
+"""What happened to a test's cassette, for the end-of-run summary: (kind, text) pairs."""
+
+#: The user property that carries a note on the test's report (reports reach the xdist controller, stashes do not).
+NOTE_PROPERTY = "pytest-runs"
+
+
+def _note(item: pytest.Item, kind: str, text: str) -> None:
+    item.stash.setdefault(NOTES_KEY, []).append((kind, text))
+
+
+def record_note(session_state: SessionState, kind: str, text: str) -> None:
+    """Add a note from a test's report to the session's summary."""
+    getattr(session_state, kind).append(text)
+
+
 def finish(item: pytest.Item, cassette: Cassette) -> None:
     """Save the cassette if the test passed; otherwise leave the file as it was and say so at the end."""
-    session_state = item.config.stash[SESSION_KEY]
     passed = item.stash.get(CALL_PASSED_KEY, False) and not cassette.errors
     if passed:
         try:
             written = cassette.save()
         except SecretLeakError:
-            session_state.refused.append(
-                f"{item.nodeid}: it would have contained secrets (see the error above)"
-            )
+            _note(item, "refused", f"{item.nodeid}: it would have contained secrets (see the error above)")
             raise
         if written:
-            session_state.written.append(str(cassette.path))
+            _note(item, "written", str(cassette.path))
     elif cassette.recorded_count:
         cassette.finish_streams()
-        session_state.discarded.append(
-            f"{item.nodeid}: {cassette.recorded_count} recorded interaction(s) not saved"
+        _note(
+            item, "discarded", f"{item.nodeid}: {cassette.recorded_count} recorded interaction(s) not saved"
         )
