@@ -60,7 +60,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = gzip.compress(b'{"ok": true}')
             headers = [("content-encoding", "gzip"), ("content-encoding", "identity")]
         else:
-            body = f'{{"hit": {self.server.hits}}}'.encode()
+            body = f'{{"hit": {self.server.hits}, "path": "{self.path}"}}'.encode()
             headers = []
         self.send_response(200)
         self.send_header("content-type", "application/json")
@@ -241,13 +241,13 @@ def test_new_episodes_sends_repeated_requests_to_the_server_again(server: _Serve
     url = f"http://127.0.0.1:{server.server_port}/v1/poll"
     first = Cassette(path, "once")
     with activate(first), httpx.Client() as client:
-        assert client.post(url).json() == {"hit": 1}
+        assert client.post(url).json()["hit"] == 1
     assert first.save()
     again = Cassette(path, "new_episodes")
     with activate(again), httpx.Client() as client:
         seen = [client.post(url).json() for _ in range(3)]
     # The recorded poll answers once; the later identical polls reach the server, each one.
-    assert seen == [{"hit": 1}, {"hit": 2}, {"hit": 3}]
+    assert [answer["hit"] for answer in seen] == [1, 2, 3]
     assert server.hits == 3
 
 
@@ -316,3 +316,26 @@ def test_the_summary_lists_written_cassettes_under_xdist_too(
             "saved (any existing cassette was left as it was)",
         ]
     )
+
+
+def test_ids_the_test_sent_itself_bind_to_their_own_placeholders_in_any_order(
+    server: _Server, tmp_path: Path
+) -> None:
+    path = tmp_path / "two_threads.yaml"
+    first, second = "thread_" + "A" * 24, "thread_" + "B" * 24
+    base = f"http://127.0.0.1:{server.server_port}/v1/threads"
+    cassette = Cassette(path, "once")
+    with activate(cassette), httpx.Client() as client:
+        recorded = {thread: client.post(f"{base}/{thread}/runs").json() for thread in (first, second)}
+    assert cassette.save()
+    text = path.read_text(encoding="utf-8")
+    assert first not in text
+    assert second not in text
+    assert "ids:\n  thread_1: " in text
+
+    replay = Cassette(path, "none")
+    with activate(replay), httpx.Client() as client:
+        replayed = {thread: client.post(f"{base}/{thread}/runs").json() for thread in (second, first)}
+    # Each thread gets the answer recorded for it, with its own ID said back, although the order changed.
+    assert replayed == recorded
+    assert replayed[second]["path"] == f"/v1/threads/{second}/runs"

@@ -197,4 +197,9 @@ class CassetteFile(_Strict):
     """The whole content of a cassette file."""
 
     version: Literal[1] = FORMAT_VERSION
+    ids: dict[str, str] = Field(
+        default_factory=dict,
+        description="For each placeholder whose real ID the test itself sent (a configured assistant, say), a digest "
+        "of that ID: replay binds a real ID sent again to the placeholder whose digest it has.",
+    )
     interactions: list[Interaction] = Field(default_factory=list)

@@ -26,6 +26,7 @@ taken while replaying.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -51,6 +52,7 @@ __all__ = [
     "TIME_BASE",
     "VOLATILE_HEADERS",
     "Normaliser",
+    "id_digest",
     "normalise_cassette",
 ]
 
@@ -127,6 +129,10 @@ class Normaliser:
         self.to_real: dict[str, str] = {}
         """Placeholder -> real ID, the inverse of :attr:`to_placeholder`."""
         self._used: set[str] = set()
+        self._in_request = False
+        self._from_requests: set[str] = set()
+        self.expected: dict[str, str] = {}
+        """Placeholder -> digest of the real ID behind it, for IDs the test sent itself (the cassette's ``ids``)."""
         self._next: dict[str, int] = {}
         self._order: dict[str, int] = {}
         self._loose_times: dict[int, int] = {}
@@ -158,6 +164,8 @@ class Normaliser:
             self._next[prefix] = number + 1
             placeholder = f"{prefix}{number}"
             self._bind(real, placeholder)
+            if self._in_request:
+                self._from_requests.add(placeholder)
         self._order.setdefault(placeholder, len(self._order))
         return placeholder
 
@@ -263,13 +271,17 @@ class Normaliser:
     def interaction(self, interaction: Interaction) -> Interaction:
         """A normalised copy of one interaction (request first, then response, as they happened)."""
         request = interaction.request
-        normal_request = RecordedRequest(
-            method=request.method,
-            url=self._url(request.url),
-            headers=self._headers(request.headers),
-            # Times a client sends (a filter, say) are its own values: replay sends them again as they are.
-            body=self._body(request.body, times=False),
-        )
+        self._in_request = True  # an ID first seen here came from the test, not from the server
+        try:
+            normal_request = RecordedRequest(
+                method=request.method,
+                url=self._url(request.url),
+                headers=self._headers(request.headers),
+                # Times a client sends (a filter, say) are its own values: replay sends them again as they are.
+                body=self._body(request.body, times=False),
+            )
+        finally:
+            self._in_request = False
         response = interaction.response
         normal_response: RecordedResponse = response.model_copy(
             update={
@@ -285,10 +297,12 @@ class Normaliser:
 
     def cassette(self, cassette: CassetteFile) -> CassetteFile:
         """A normalised copy of a whole cassette, interactions in order (idempotent: placeholders stay)."""
-        self.reserve(_strings(cassette.model_dump(mode="json", by_alias=True)))
-        return cassette.model_copy(
-            update={"interactions": [self.interaction(interaction) for interaction in cassette.interactions]}
-        )
+        self.reserve(_strings(cassette.model_dump(mode="json", by_alias=True, exclude={"ids"})))
+        self.expected.update(cassette.ids)
+        interactions = [self.interaction(interaction) for interaction in cassette.interactions]
+        ids = dict(self.expected)
+        ids.update({placeholder: id_digest(self.to_real[placeholder]) for placeholder in self._from_requests})
+        return cassette.model_copy(update={"interactions": interactions, "ids": dict(sorted(ids.items()))})
 
     def observe(self, interactions: Sequence[Interaction]) -> None:
         """Give placeholders to the IDs of ``interactions`` in order, as writing them would (for snapshots taken
@@ -353,6 +367,9 @@ class Normaliser:
             return False
         if self._prefix(sent) != self._prefix(recorded):
             return False
+        expected = self.expected.get(recorded)
+        if expected is not None and expected != id_digest(sent):
+            return False  # the test sent this placeholder's ID while recording, and this is another one
         bound = self.to_placeholder.get(sent) or new.get(sent)
         if bound is not None:
             return bound == recorded
@@ -363,6 +380,11 @@ class Normaliser:
             return False
         new[sent] = recorded
         return True
+
+
+def id_digest(real: str) -> str:
+    """A short digest of a real ID: enough to tell IDs apart, and the ID itself is not written."""
+    return hashlib.sha256(b"pytest-runs id\0" + real.encode("utf-8")).hexdigest()[:16]
 
 
 def _is_real_time(value: Any) -> bool:

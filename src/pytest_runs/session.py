@@ -227,12 +227,15 @@ class Cassette:
     def _load(self) -> CassetteFile | None:
         if not self.path.is_file():
             return None
-        return load_cassette(
+        loaded = load_cassette(
             self.path,
             fix_hint=self._command("rewrite"),
             shown_as=self._display_path,
             cache_dir=self._load_cache_dir,
         )
+        if self.normaliser is not None:
+            self.normaliser.expected.update(loaded.ids)
+        return loaded
 
     def _save(self, cassette: CassetteFile) -> None:
         unverifiable = [recorder.unverifiable for recorder in self._recorders if recorder.unverifiable]
