@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 from pathlib import Path
 
@@ -41,7 +41,7 @@ def _write(path: Path, cassette: CassetteFile) -> None:
 
 
 def _entries(cache: Path) -> list[Path]:
-    return sorted(cache.glob("*.json")) if cache.exists() else []
+    return sorted(cache.glob("*.cache")) if cache.exists() else []
 
 
 @pytest.fixture
@@ -62,9 +62,9 @@ def test_second_load_comes_from_the_cache_and_is_identical(large: Path, tmp_path
     assert first == parsed
     assert second == parsed
     # The entry was really read: a marker planted in it shows up in what the load returned.
-    stored = json.loads(entry.read_text(encoding="utf-8"))
+    stored = marshal.loads(entry.read_bytes())
     stored["cassette"]["interactions"][0]["response"]["status"] = 299
-    entry.write_text(json.dumps(stored), encoding="utf-8")
+    entry.write_bytes(marshal.dumps(stored))
     assert load_cassette(large, cache_dir=cache).interactions[0].response.status == 299
     # The replayed chunks from the cache are the ones the events encode to, raw frames included.
     body = second.interactions[0].response.body
@@ -94,7 +94,7 @@ def test_a_damaged_entry_is_ignored_and_rewritten(large: Path, tmp_path: Path) -
     entry.write_text('{"cassette": {"interactions": "not a list"}', encoding="utf-8")
 
     assert load_cassette(large, cache_dir=cache) == load_cassette(large)
-    assert json.loads(entry.read_text(encoding="utf-8"))["cassette"]["version"] == 1
+    assert marshal.loads(entry.read_bytes())["cassette"]["version"] == 1
 
 
 def test_small_cassettes_are_not_cached(tmp_path: Path) -> None:
