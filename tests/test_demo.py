@@ -65,7 +65,15 @@ def test_demo_refuses_a_directory_that_is_not_empty(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 2
-    assert (
-        result.stdout
-        == f"pytest-runs demo: {tmp_path} is not empty; give an empty or new directory to --keep.\n"
+    assert result.stderr == (
+        f"pytest-runs demo: {tmp_path} is not an empty directory; give an empty or new one to --keep.\n"
     )
+    on_a_file = subprocess.run(
+        [str(Path(sys.executable).with_name("pytest-runs")), "demo", "--keep", str(tmp_path / "something")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert on_a_file.returncode == 2
+    assert "is not an empty directory" in on_a_file.stderr

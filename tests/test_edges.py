@@ -339,3 +339,93 @@ def test_ids_the_test_sent_itself_bind_to_their_own_placeholders_in_any_order(
     # Each thread gets the answer recorded for it, with its own ID said back, although the order changed.
     assert replayed == recorded
     assert replayed[second]["path"] == f"/v1/threads/{second}/runs"
+
+
+# -- the command line on awkward input ------------------------------------------------------------------------------
+
+_GOOD = (
+    "version: 1\ninteractions:\n- request:\n    method: GET\n    url: http://x/v1/threads/thread_1\n"
+    "  response:\n    status: 200\n    body:\n      json:\n        id: thread_1\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "      layout: weird\n      json: {}\n",
+            "(interactions[0].response.body.json.layout): Input should be 'compact', 'spaced', 'indent 2' or 'indent 4'",
+        ),
+        ("      base64: abc\n", "(interactions[0].response.body.base64): Value error, not valid base64"),
+        (
+            "      json:\n        id: run_1\n        object: thread.run\n        status: 7\n",
+            "cassettes/c.yaml: runs: interaction 0 (GET /v1/threads/thread_1): run run_1 is not a valid run object",
+        ),
+    ],
+    ids=["layout", "base64", "run"],
+)
+def test_check_finds_what_would_break_a_replay(
+    body: str,
+    expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pytest_runs.cli import main
+
+    cassette = _GOOD.split("    body:\n", 1)[0] + "    body:\n" + body
+    (tmp_path / "cassettes").mkdir()
+    (tmp_path / "cassettes" / "c.yaml").write_text(cassette, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["check"]) == 1
+    output = capsys.readouterr().out
+    assert output.startswith("cassettes/c.yaml: ")
+    assert expected in output
+
+
+def test_scan_decodes_ruby_vcr_binary_bodies(tmp_path: Path) -> None:
+    import base64
+
+    key = "sk-proj-" + secrets.token_hex(16)
+    packed = base64.b64encode(gzip.compress(f'{{"k": "{key}"}}'.encode())).decode()
+    plain = base64.b64encode(f"key {key}".encode()).decode()
+    (tmp_path / "ruby.yml").write_text(
+        "http_interactions:\n- response:\n    body:\n      encoding: ASCII-8BIT\n"
+        f"      string: !binary |-\n        {packed}\n- response:\n    body:\n      base64_string: {plain}\n",
+        encoding="utf-8",
+    )
+    findings, _ = scan_paths([tmp_path], Rules.build(), shown_from=tmp_path)
+    assert [(finding.line, finding.what) for finding in findings] == [
+        (5, "a string shaped like an API key (inside a gzip-compressed body)"),
+        (9, "a string shaped like an API key (inside a binary body)"),
+    ]
+
+
+def test_import_refuses_an_output_that_is_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_runs.cli import main
+
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    (tmp_path / "rec.yaml").write_text("interactions: []\nversion: 1\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["import", "rec.yaml", "--out", "afile", "--force"]) == 2
+    assert capsys.readouterr().err == "pytest-runs import: --out afile is not a directory\n"
+
+
+def test_show_names_a_recording_of_another_tool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_runs.cli import main
+
+    (tmp_path / "vcr.yaml").write_text(
+        "interactions:\n- request:\n    uri: http://x/v1\n    method: GET\n    body: null\n    headers: {}\n"
+        "  response:\n    status: {code: 200, message: OK}\n    headers: {}\n    body: {string: ''}\nversion: 1\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["show", "vcr.yaml"]) == 1
+    assert capsys.readouterr().err == (
+        "pytest-runs show: vcr.yaml is a vcrpy recording, not a pytest-runs cassette; convert it with:\n"
+        "  pytest-runs import vcr.yaml\n"
+    )

@@ -28,9 +28,19 @@ bytes are rebuilt from these fields lives in :mod:`pytest_runs.bodies`; reading 
 
 from __future__ import annotations
 
+import binascii
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "FORMAT_VERSION",
@@ -83,11 +93,15 @@ class StreamError(_Strict):
     message: str
 
 
+JsonLayout = Literal["compact", "spaced", "indent 2", "indent 4"]
+"""How a JSON body is printed back: compact or Python's default separators, or indented by 2 or 4 spaces."""
+
+
 class JsonBody(_Strict):
     """A body that is JSON: stored parsed; ``layout`` says how to print it back byte for byte."""
 
     json_: Any = Field(alias="json")
-    layout: str = "compact"
+    layout: JsonLayout = "compact"
     final_newline: bool = False
     compressed: str | None = None
 
@@ -122,6 +136,16 @@ class TextBody(_Strict):
 
 class Base64Body(_Strict):
     """A body that is not text: base64, the last resort."""
+
+    @field_validator("base64")
+    @classmethod
+    def _decodes(cls, value: str) -> str:
+        # Found now, with its place in the file, rather than as a bare error in the middle of a replay.
+        try:
+            binascii.a2b_base64(value, strict_mode=True)
+        except binascii.Error as error:
+            raise ValueError(f"not valid base64 ({error})") from None
+        return value
 
     base64: str
     compressed: str | None = None

@@ -24,6 +24,7 @@ from .importer import detect_format
 from .redact import Rules
 from .scan import scan_paths
 from .storage import field_at_line, load_cassette
+from .views import runs_of
 
 __all__ = ["CASSETTE_SUFFIXES", "CheckReport", "Problem", "cassette_files", "check_file", "check_paths"]
 
@@ -178,6 +179,10 @@ def check_file(
         problems = [_format_problem(name, error, text)]
     else:
         problems = _stream_problems(cassette, text or "", name)
+        try:
+            runs_of(cassette.interactions)  # what runs_cassette.runs would raise on at test time
+        except CassetteFormatError as error:
+            problems.append(Problem(name, "runs", str(error)))
     findings, _ = scan_paths([path], rules)
     for finding in findings:
         place = f"line {finding.line}"

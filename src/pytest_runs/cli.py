@@ -202,6 +202,9 @@ def _import(arguments: argparse.Namespace) -> int:
         print(f"pytest-runs import: {error}", file=sys.stderr)
         return 2
     out_dir = Path(arguments.out) if arguments.out else settings.cassette_dir
+    if out_dir.exists() and not out_dir.is_dir():
+        print(f"pytest-runs import: --out {_shown(out_dir)} is not a directory", file=sys.stderr)
+        return 2
     sources = list(source_files(Path(path) for path in arguments.sources))
     if not sources:
         print(
@@ -220,6 +223,22 @@ def _import(arguments: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _recording_kind(path: Path) -> str | None:
+    """The format of a recording that import reads (vcrpy, Ruby VCR, .NET test-proxy), or None."""
+    import json
+
+    import yaml
+
+    from .importer import detect_format
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError):
+        return None
+    return detect_format(data)
+
+
 def _show(arguments: argparse.Namespace) -> int:
     status = 0
     for number, name in enumerate(arguments.cassettes):
@@ -231,7 +250,16 @@ def _show(arguments: argparse.Namespace) -> int:
         try:
             cassette = load_cassette(path)
         except CassetteFormatError as error:
-            print(str(error), file=sys.stderr)
+            kind = _recording_kind(path)
+            if kind is not None:
+                # Not damaged: a recording of another tool, which import converts.
+                print(
+                    f"pytest-runs show: {name} is a {kind} recording, not a pytest-runs cassette; convert it with:\n"
+                    f"  pytest-runs import {name}",
+                    file=sys.stderr,
+                )
+            else:
+                print(str(error), file=sys.stderr)
             status = 1
             continue
         print(("\n" if number else "") + render_timeline(cassette, name), end="")

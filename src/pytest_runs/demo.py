@@ -50,6 +50,10 @@ def _last_line(result: subprocess.CompletedProcess[str]) -> str:
     return lines[-1].strip("= ") if lines else "(no output)"
 
 
+def _error(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
 def run_demo(write: Callable[[str], None] = print, keep: Path | None = None) -> int:
     """Record the example suite on the emulator, replay it offline, and report; returns the exit status.
 
@@ -61,12 +65,14 @@ def run_demo(write: Callable[[str], None] = print, keep: Path | None = None) -> 
 
     source = examples_dir()
     if source is None:
-        write("pytest-runs demo: the example suite is not available (no examples/ next to the package).")
+        _error("pytest-runs demo: the example suite is not available (no examples/ next to the package).")
         return 2
     with tempfile.TemporaryDirectory(prefix="pytest-runs-demo-") as temporary:
         project = keep if keep is not None else Path(temporary) / "project"
-        if project.exists() and any(project.iterdir()):
-            write(f"pytest-runs demo: {project} is not empty; give an empty or new directory to --keep.")
+        if project.exists() and (not project.is_dir() or any(project.iterdir())):
+            _error(
+                f"pytest-runs demo: {project} is not an empty directory; give an empty or new one to --keep."
+            )
             return 2
         shutil.copytree(
             source, project, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__*__", "cassettes")

@@ -39,6 +39,7 @@ from .cassette import Body, CassetteFile, Interaction, JsonBody, RecordedRequest
 from .errors import PytestRunsError
 from .normalise import normalise_cassette
 from .redact import Redactor, find_leaks, store_headers
+from .scan import SKIPPED_DIRS as _SKIPPED_DIRS
 from .storage import dump_cassette, field_at_line, write_atomic
 
 __all__ = [
@@ -359,6 +360,8 @@ def detect_format(data: Any) -> str | None:
         return None
     interactions = data.get("interactions")
     if isinstance(interactions, list):
+        if not interactions:
+            return None  # an empty list says nothing about where it came from
         first = interactions[0] if interactions and isinstance(interactions[0], Mapping) else {}
         request = first.get("request")
         if isinstance(request, Mapping) and "url" in request and "uri" not in request:
@@ -574,7 +577,15 @@ def source_files(paths: Iterable[Path]) -> Iterator[Path]:
     for path in paths:
         if path.is_dir():
             yield from sorted(
-                file for file in path.rglob("*") if file.is_file() and file.suffix.lower() in SOURCE_SUFFIXES
+                file
+                for file in path.rglob("*")
+                if file.is_file()
+                and file.suffix.lower() in SOURCE_SUFFIXES
+                # Hidden folders (.git, .venv, .pytest_cache) and virtual environments hold no recordings to import.
+                and not any(
+                    part.startswith(".") or part in _SKIPPED_DIRS
+                    for part in file.relative_to(path).parts[:-1]
+                )
             )
         else:
             yield path

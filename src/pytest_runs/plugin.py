@@ -120,6 +120,12 @@ def pytest_configure(config: pytest.Config) -> None:
             f"valid: {', '.join(RECORD_MODES)}"
         )
     try:
+        config.getini("runs_normalise")
+    except ValueError as error:
+        raise pytest.UsageError(
+            f"pytest-runs: ini option runs_normalise: {error}; use true or false"
+        ) from None
+    try:
         config.stash[INI_RULES_KEY] = parse_rule_lines(config.getini("runs_redact"), "ini runs_redact")
     except ValueError as error:
         raise pytest.UsageError(f"pytest-runs: {error}") from None

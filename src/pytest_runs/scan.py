@@ -20,11 +20,13 @@ import yaml
 from .bodies import decode_content
 from .redact import Leak, Rules, find_leaks
 
-__all__ = ["Finding", "scan_paths"]
+__all__ = ["SKIPPED_DIRS", "Finding", "scan_paths"]
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_BINARY_TAG = "tag:yaml.org,2002:binary"
-_SKIPPED_DIRS = frozenset(
+# vcrpy writes ``!!binary``; Ruby VCR writes a local ``!binary`` tag, or the ``base64_string`` key; ours is ``base64``.
+_BINARY_TAGS = frozenset({"tag:yaml.org,2002:binary", "!binary"})
+_BASE64_KEYS = frozenset({"base64", "base64_string"})
+SKIPPED_DIRS = frozenset(
     {".git", ".hg", ".svn", ".venv", "venv", "__pycache__", ".pytest_cache", "node_modules"}
 )
 _MAX_BYTES = 64 * 1024 * 1024
@@ -47,7 +49,7 @@ def _files(paths: Iterable[Path]) -> Iterator[Path]:
     for path in paths:
         if path.is_dir():
             for directory, subdirectories, names in os.walk(path):
-                subdirectories[:] = sorted(name for name in subdirectories if name not in _SKIPPED_DIRS)
+                subdirectories[:] = sorted(name for name in subdirectories if name not in SKIPPED_DIRS)
                 for name in sorted(names):
                     yield Path(directory) / name
         else:
@@ -80,7 +82,7 @@ def _binary_nodes(text: str) -> Iterator[tuple[int, bytes]]:
             )
         elif isinstance(node, yaml.SequenceNode):
             stack.extend((item, None) for item in node.value)
-        elif isinstance(node, yaml.ScalarNode) and (node.tag == _BINARY_TAG or key == "base64"):
+        elif isinstance(node, yaml.ScalarNode) and (node.tag in _BINARY_TAGS or key in _BASE64_KEYS):
             try:
                 data = base64.b64decode("".join(node.value.split()), validate=True)
             except (binascii.Error, ValueError):

@@ -162,6 +162,8 @@ class _Handler(BaseHTTPRequestHandler):
             while True:
                 size_line = self.rfile.readline(1024)
                 size = int(size_line.split(b";")[0].strip() or b"x", 16)
+                if size < 0:
+                    raise ValueError("negative chunk size")  # read(-1) would wait for the client to hang up
                 if size == 0:
                     # Trailers end with an empty line.
                     while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
