@@ -102,7 +102,10 @@ def openai_client(runs_cassette: Cassette) -> Iterator[Any]:
 
 @pytest.fixture
 def async_openai_client(runs_cassette: Cassette) -> Any:
-    """An ``openai.AsyncOpenAI`` client for the current mode, configured like ``openai_client``."""
+    """An ``openai.AsyncOpenAI`` client for the current mode, configured like ``openai_client``.
+
+    Close it in the test (``async with async_openai_client:``): a synchronous fixture cannot await the close on the
+    test's event loop, and a recording client holds open connections."""
     return _openai().AsyncOpenAI(**_client_arguments(runs_cassette))
 
 
