@@ -416,8 +416,11 @@ def _decoded(data: bytes, encoding: str | None, notes: _Notes) -> tuple[bytes, s
         return decode_content(data, encoding), encoding, True
     except ValueError as error:
         if not _looks_decoded(data):
-            notes.add(f"kept a {encoding} body as base64: it cannot be decoded here ({error})")
-            return data, None, False
+            # Compressed bytes cannot be searched for secrets: such a body must not be written.
+            raise ValueError(
+                f"a {encoding} body cannot be decoded here ({error}), so it cannot be checked for secrets; install "
+                "the decoder (brotli or brotlicffi for br; backports.zstd or zstandard for zstd) and import again"
+            ) from None
         # vcrpy's decode_compressed_response stores bodies decoded; a header left behind says otherwise.
         notes.add(f"a body marked content-encoding {encoding} was stored decoded already; kept as it is")
         return data, None, True
