@@ -515,7 +515,7 @@ def test_brotli_bodies_are_decoded_or_refused(tmp_path: Path) -> None:
     except ImportError:
         # Undecodable bytes cannot be searched for secrets, so they are not imported.
         with pytest.raises(
-            CassetteImportError, match="a br body cannot be decoded here .* so it cannot be checked"
+            CassetteImportError, match=r"a br body cannot be decoded here .* so it cannot be checked"
         ):
             import_file(source)
     else:
