@@ -170,7 +170,7 @@ def test_a_snapshot_holding_a_key_redaction_cannot_reach_is_refused() -> None:
         RunSnapshotExtension().serialize({"raw": key.encode()})
     assert str(raised.value).startswith(
         "pytest-runs: refusing this snapshot: it would contain secrets.\n"
-        "  snapshot line 2: a string shaped like an API key: 'raw': b'sk-proj-****',"
+        "  snapshot line 2: a string shaped like an API key: 'raw': b'sk-proj-<masked>',"
     )
     assert key not in str(raised.value)
 

@@ -821,7 +821,7 @@ def test_check_fails_on_corrupted_copies_naming_file_line_field_and_problem(tmp_
     assert len(lines) == 5, result.stdout
     assert lines[0].startswith(
         f"cassettes/leak.yaml: line {leak_line} (interactions[2].request.body.json.content): a string shaped like "
-        "an API key: content: sk-proj-**** I need to solve"
+        "an API key: content: sk-proj-<masked> I need to solve"
     )
     assert lines[1].startswith(
         "cassettes/raw-vcrpy.yaml: line 2 (interactions[0].request.url): Field required (and "
