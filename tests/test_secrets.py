@@ -476,6 +476,12 @@ def test_scan_is_silent_on_the_projects_own_cassettes() -> None:
     assert re.fullmatch(r"pytest-runs scan: no secrets found in \d+ file\(s\)\n", result.stderr)
 
 
+def test_the_whole_repository_scans_clean() -> None:
+    """What a pre-commit hook on every text file of the project would see: examples, tests and docs included."""
+    result = _scan(".", cwd=ROOT)
+    assert result.returncode == 0, result.stdout
+
+
 def test_scan_of_a_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     result = _scan("nowhere", cwd=tmp_path)
     assert result.returncode == 2
