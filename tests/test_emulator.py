@@ -19,13 +19,11 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from openai import AssistantEventHandler, AsyncAssistantEventHandler
-from openai.types.beta.threads import Message, Text, TextDelta
-from openai.types.beta.threads.runs import ToolCall
 
 from pytest_runs.emulator import Emulator
 from pytest_runs.emulator.errors import mask_api_key
 from pytest_runs.emulator.scenarios import Scenario, parse_scenario, plan_run, split_reply
+from sdk_handlers import AsyncEventRecorder, EventRecorder
 
 # Deliberate fakes, assembled so that no key-shaped literal sits in the source.
 FAKE_RIGHT_KEY = "sk" + "-right-key-0123456789"
@@ -721,31 +719,10 @@ def test_stream_true_event_sequence(client: openai.OpenAI) -> None:
     )
 
 
-class Recorder(AssistantEventHandler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.events: list[str] = []
-        self.text = ""
-        self.done_messages: list[str] = []
-        self.tool_calls: list[str] = []
-
-    def on_event(self, event: Any) -> None:
-        self.events.append(event.event)
-
-    def on_text_delta(self, delta: TextDelta, snapshot: Text) -> None:
-        self.text += delta.value or ""
-
-    def on_message_done(self, message: Message) -> None:
-        self.done_messages.append(message.content[0].text.value)
-
-    def on_tool_call_created(self, tool_call: ToolCall) -> None:
-        self.tool_calls.append(tool_call.function.name)
-
-
 def test_runs_stream_with_event_handler(client: openai.OpenAI) -> None:
     assistant = client.beta.assistants.create(model="gpt-4o")
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
-    handler = Recorder()
+    handler = EventRecorder()
     with client.beta.threads.runs.stream(
         thread_id=thread.id, assistant_id=assistant.id, event_handler=handler
     ) as s:
@@ -763,14 +740,14 @@ def test_runs_stream_with_event_handler(client: openai.OpenAI) -> None:
 def test_function_tool_stream_then_submit_tool_outputs_stream(client: openai.OpenAI) -> None:
     assistant = client.beta.assistants.create(model="gpt-4o", tools=[WEATHER_TOOL])
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "Weather?"}])
-    handler = Recorder()
+    handler = EventRecorder()
     with client.beta.threads.runs.stream(
         thread_id=thread.id, assistant_id=assistant.id, event_handler=handler
     ) as s:
         s.until_done()
         run = s.get_final_run()
     assert handler.events == TOOL_EVENTS[:-1]
-    assert handler.tool_calls == ["get_weather"]
+    assert handler.functions == ["get_weather"]
     assert run.status == "requires_action"
     assert run.required_action is not None
     call = run.required_action.submit_tool_outputs.tool_calls[0]
@@ -779,7 +756,7 @@ def test_function_tool_stream_then_submit_tool_outputs_stream(client: openai.Ope
     # The stream left the run where its events said.
     assert client.beta.threads.runs.retrieve(run.id, thread_id=thread.id).status == "requires_action"
 
-    after = Recorder()
+    after = EventRecorder()
     with client.beta.threads.runs.submit_tool_outputs_stream(
         thread_id=thread.id,
         run_id=run.id,
@@ -874,7 +851,7 @@ def test_create_and_run_stream(client: openai.OpenAI) -> None:
     assert events[1].data.thread_id == thread.id
     assert client.beta.threads.messages.list(thread_id=thread.id).data[0].role == "assistant"
 
-    handler = Recorder()
+    handler = EventRecorder()
     with client.beta.threads.create_and_run_stream(
         assistant_id=assistant.id,
         thread={"messages": [{"role": "user", "content": "Hi"}]},
@@ -981,7 +958,7 @@ def test_legacy_httpx_client(emu: Emulator) -> None:
     ) as legacy:
         assistant = legacy.beta.assistants.create(model="gpt-4o", tools=[WEATHER_TOOL])
         thread = legacy.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
-        handler = Recorder()
+        handler = EventRecorder()
         with legacy.beta.threads.runs.stream(
             thread_id=thread.id, assistant_id=assistant.id, event_handler=handler
         ) as s:
@@ -1001,19 +978,6 @@ def test_legacy_httpx_client(emu: Emulator) -> None:
 # --------------------------------------------------------------------------- the SDK, async
 
 
-class AsyncRecorder(AsyncAssistantEventHandler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.events: list[str] = []
-        self.text = ""
-
-    async def on_event(self, event: Any) -> None:
-        self.events.append(event.event)
-
-    async def on_text_delta(self, delta: TextDelta, snapshot: Text) -> None:
-        self.text += delta.value or ""
-
-
 async def test_async_client(emu: Emulator) -> None:
     async with openai.AsyncOpenAI(base_url=emu.base_url, api_key="test-key", max_retries=0) as client:
         assistant = await client.beta.assistants.create(model="gpt-4o", tools=[WEATHER_TOOL])
@@ -1021,7 +985,7 @@ async def test_async_client(emu: Emulator) -> None:
         run = await client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
         assert run.status == "requires_action"
         call = run.required_action.submit_tool_outputs.tool_calls[0]
-        handler = AsyncRecorder()
+        handler = AsyncEventRecorder()
         async with client.beta.threads.runs.submit_tool_outputs_stream(
             thread_id=thread.id,
             run_id=run.id,
@@ -1034,7 +998,7 @@ async def test_async_client(emu: Emulator) -> None:
         assert handler.events[0] == "thread.run.step.completed"
         assert handler.text == "Tool output received: async"
 
-        handler = AsyncRecorder()
+        handler = AsyncEventRecorder()
         async with client.beta.threads.runs.stream(
             thread_id=thread.id, assistant_id=assistant.id, tool_choice="none", event_handler=handler
         ) as stream:

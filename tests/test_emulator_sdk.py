@@ -21,13 +21,11 @@ import httpx2
 import openai
 import pytest
 import yaml
-from openai import AssistantEventHandler, AsyncAssistantEventHandler
-from openai.types.beta.threads import Text, TextDelta
-from openai.types.beta.threads.runs import ToolCall, ToolCallDelta
 
 from pytest_runs.activation import activate
 from pytest_runs.emulator import Emulator
 from pytest_runs.session import Cassette
+from sdk_handlers import AsyncEventRecorder, EventRecorder
 
 # Every Assistants call of the SDK warns that the API is deprecated (cassettes filter it themselves).
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -85,49 +83,6 @@ def collapse(names: list[str]) -> list[str]:
         if not (collapsed and name in DELTA_EVENTS and collapsed[-1] == name):
             collapsed.append(name)
     return collapsed
-
-
-class Handler(AssistantEventHandler):
-    """Records what the SDK hands an event handler."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.events: list[str] = []
-        self.text = ""
-        self.tool_calls: list[str] = []
-        self.code = ""
-        self.logs = ""
-
-    def on_event(self, event: Any) -> None:
-        self.events.append(event.event)
-
-    def on_text_delta(self, delta: TextDelta, snapshot: Text) -> None:
-        self.text += delta.value or ""
-
-    def on_tool_call_created(self, tool_call: ToolCall) -> None:
-        self.tool_calls.append(tool_call.type)
-
-    def on_tool_call_delta(self, delta: ToolCallDelta, snapshot: ToolCall) -> None:
-        if delta.type == "code_interpreter" and delta.code_interpreter is not None:
-            self.code += delta.code_interpreter.input or ""
-            for output in delta.code_interpreter.outputs or []:
-                if output.type == "logs":
-                    self.logs += output.logs or ""
-
-
-class AsyncHandler(AsyncAssistantEventHandler):
-    """Records what the SDK hands an async event handler."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.events: list[str] = []
-        self.text = ""
-
-    async def on_event(self, event: Any) -> None:
-        self.events.append(event.event)
-
-    async def on_text_delta(self, delta: TextDelta, snapshot: Text) -> None:
-        self.text += delta.value or ""
 
 
 def texts(page: Any) -> list[str]:
@@ -195,7 +150,7 @@ def test_messages_list_pagination(client: openai.OpenAI) -> None:
 def test_stream_with_event_handler(client: openai.OpenAI) -> None:
     assistant = client.beta.assistants.create(model="gpt-4o")
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
-    handler = Handler()
+    handler = EventRecorder()
     with client.beta.threads.runs.stream(
         thread_id=thread.id, assistant_id=assistant.id, event_handler=handler
     ) as stream:
@@ -212,7 +167,7 @@ def test_create_and_stream(client: openai.OpenAI) -> None:
         pytest.skip("this openai SDK no longer has runs.create_and_stream")
     assistant = client.beta.assistants.create(model="gpt-4o")
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
-    handler = Handler()
+    handler = EventRecorder()
     with runs.create_and_stream(
         thread_id=thread.id, assistant_id=assistant.id, event_handler=handler
     ) as stream:
@@ -249,7 +204,7 @@ def test_function_calls_poll_then_stream(client: openai.OpenAI) -> None:
     assert [call.function.output for call in steps[0].step_details.tool_calls] == ["out0", "out1"]
 
     # The stream helpers on a second run: requires_action ends the first stream, outputs open the second.
-    handler = Handler()
+    handler = EventRecorder()
     with client.beta.threads.runs.stream(
         thread_id=thread.id, assistant_id=assistant.id, event_handler=handler
     ) as stream:
@@ -257,7 +212,7 @@ def test_function_calls_poll_then_stream(client: openai.OpenAI) -> None:
         run = stream.get_final_run()
     assert handler.events[-1] == "thread.run.requires_action"
     assert handler.tool_calls == ["function"]
-    after = Handler()
+    after = EventRecorder()
     with client.beta.threads.runs.submit_tool_outputs_stream(
         thread_id=thread.id, run_id=run.id, tool_outputs=outputs_for(run, "x"), event_handler=after
     ) as stream:
@@ -295,7 +250,7 @@ def test_create_thread_and_run_helpers(client: openai.OpenAI) -> None:
         assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "Hi"}]}
     )
     assert run.status == "completed"
-    handler = Handler()
+    handler = EventRecorder()
     with client.beta.threads.create_and_run_stream(
         assistant_id=assistant.id,
         thread={"messages": [{"role": "user", "content": "Hi"}]},
@@ -393,14 +348,14 @@ async def test_async_helpers(aclient: openai.AsyncOpenAI) -> None:
     steps = await aclient.beta.threads.runs.steps.list(run.id, thread_id=thread.id, order="asc")
     assert [step.type for step in steps.data] == ["tool_calls", "message_creation"]
 
-    handler = AsyncHandler()
+    handler = AsyncEventRecorder()
     async with aclient.beta.threads.runs.stream(
         thread_id=thread.id, assistant_id=assistant.id, event_handler=handler
     ) as stream:
         await stream.until_done()
         run = await stream.get_final_run()
     assert handler.events[-1] == "thread.run.requires_action"
-    after = AsyncHandler()
+    after = AsyncEventRecorder()
     async with aclient.beta.threads.runs.submit_tool_outputs_stream(
         thread_id=thread.id, run_id=run.id, tool_outputs=outputs_for(run, "a"), event_handler=after
     ) as stream:
@@ -410,7 +365,7 @@ async def test_async_helpers(aclient: openai.AsyncOpenAI) -> None:
 
     runs: Any = aclient.beta.threads.runs
     if hasattr(runs, "create_and_stream"):
-        handler = AsyncHandler()
+        handler = AsyncEventRecorder()
         async with runs.create_and_stream(
             thread_id=thread.id, assistant_id=assistant.id, tool_choice="none", event_handler=handler
         ) as stream:
@@ -419,7 +374,7 @@ async def test_async_helpers(aclient: openai.AsyncOpenAI) -> None:
 
     polled = await aclient.beta.threads.create_and_run_poll(assistant_id=assistant.id, thread={}, tools=[])
     assert polled.status == "completed"
-    handler = AsyncHandler()
+    handler = AsyncEventRecorder()
     async with aclient.beta.threads.create_and_run_stream(
         assistant_id=assistant.id, thread={}, tools=[], event_handler=handler
     ) as stream:
@@ -442,7 +397,7 @@ async def test_async_create_and_stream(aclient: openai.AsyncOpenAI) -> None:
         pytest.skip("this openai SDK no longer has runs.create_and_stream")
     assistant = await aclient.beta.assistants.create(model="gpt-4o")
     thread = await aclient.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
-    handler = AsyncHandler()
+    handler = AsyncEventRecorder()
     async with runs.create_and_stream(
         thread_id=thread.id, assistant_id=assistant.id, event_handler=handler
     ) as s:
@@ -532,9 +487,11 @@ def setup(api: openai.OpenAI, tools: list[Any] | None = None) -> tuple[Any, Any]
     return assistant, thread
 
 
-def streamed(api: openai.OpenAI, thread_id: str, assistant_id: str, **params: Any) -> tuple[Handler, Any]:
+def streamed(
+    api: openai.OpenAI, thread_id: str, assistant_id: str, **params: Any
+) -> tuple[EventRecorder, Any]:
     """Stream a run through an event handler; return the handler and the final run."""
-    handler = Handler()
+    handler = EventRecorder()
     with api.beta.threads.runs.stream(
         thread_id=thread_id, assistant_id=assistant_id, event_handler=handler, **params
     ) as stream:
@@ -568,7 +525,7 @@ def test_scenario_function_calls(tmp_path: Path, emulator: Emulator) -> None:
         assistant, thread = setup(api, [WEATHER, TIME])
         first, run = streamed(api, thread.id, assistant.id, metadata={"emulator_tool_calls": "2"})
         calls = run.required_action.submit_tool_outputs.tool_calls
-        after = Handler()
+        after = EventRecorder()
         with api.beta.threads.runs.submit_tool_outputs_stream(
             thread_id=thread.id, run_id=run.id, tool_outputs=outputs_for(run), event_handler=after
         ) as stream:
@@ -766,7 +723,7 @@ def test_scenario_expired(tmp_path: Path, emulator: Emulator) -> None:
 def test_scenario_in_stream_error(tmp_path: Path, emulator: Emulator) -> None:
     def scenario(api: openai.OpenAI) -> Observed:
         assistant, thread = setup(api)
-        handler = Handler()
+        handler = EventRecorder()
         with pytest.raises(openai.APIError) as raised:  # noqa: SIM117 - the stream must be open when it raises
             with api.beta.threads.runs.stream(
                 thread_id=thread.id,
@@ -932,13 +889,13 @@ async def test_scenario_async_stream_and_tool_outputs(tmp_path: Path, emulator: 
     async def scenario(api: openai.AsyncOpenAI) -> Observed:
         assistant = await api.beta.assistants.create(model="gpt-4o", tools=[WEATHER])
         thread = await api.beta.threads.create(messages=[{"role": "user", "content": "Weather?"}])
-        handler = AsyncHandler()
+        handler = AsyncEventRecorder()
         async with api.beta.threads.runs.stream(
             thread_id=thread.id, assistant_id=assistant.id, event_handler=handler
         ) as stream:
             await stream.until_done()
             run = await stream.get_final_run()
-        after = AsyncHandler()
+        after = AsyncEventRecorder()
         async with api.beta.threads.runs.submit_tool_outputs_stream(
             thread_id=thread.id, run_id=run.id, tool_outputs=outputs_for(run), event_handler=after
         ) as stream:
@@ -992,7 +949,9 @@ def _vcr_sse(name: str, uri_suffix: str) -> bytes:
     raise AssertionError(f"no stream for {uri_suffix!r} in {name}")
 
 
-def _stream_call(api: openai.OpenAI, handler: Handler, kind: str, ids: dict[str, str], **params: Any) -> None:
+def _stream_call(
+    api: openai.OpenAI, handler: EventRecorder, kind: str, ids: dict[str, str], **params: Any
+) -> None:
     """The SDK helper of a stream ``kind``: run create, create thread and run, or submit tool outputs."""
     if kind == "run":
         manager: Any = api.beta.threads.runs.stream(
@@ -1016,9 +975,9 @@ def _stream_call(api: openai.OpenAI, handler: Handler, kind: str, ids: dict[str,
         stream.until_done()
 
 
-def _observe(call: Callable[[Handler], None]) -> tuple[list[str], str | None]:
+def _observe(call: Callable[[EventRecorder], None]) -> tuple[list[str], str | None]:
     """The events a handler saw (deltas collapsed) and the class of the error that ended the stream, if any."""
-    handler = Handler()
+    handler = EventRecorder()
     try:
         call(handler)
     except openai.APIError as exc:
