@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from .errors import CassetteFormatError
 from .importer import detect_format
 from .redact import Rules
 from .scan import scan_paths
-from .storage import field_at_line, load_cassette
+from .storage import field_at_line, format_loc, line_of, load_cassette
 from .views import runs_of
 
 __all__ = ["CASSETTE_SUFFIXES", "CheckReport", "Problem", "cassette_files", "check_file", "check_paths"]
@@ -100,34 +100,6 @@ def _format_problem(path: str, error: CassetteFormatError, text: str | None) -> 
     return Problem(path, where, what)
 
 
-def _line_of(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
-    """The 1-based line of the node at ``loc`` under the composed document ``root``."""
-    node = root
-    for part in loc:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            child = next(
-                (
-                    value
-                    for key, value in node.value
-                    if isinstance(key, yaml.ScalarNode) and key.value == str(part)
-                ),
-                None,
-            )
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-            child = node.value[part]
-        if child is None:
-            break
-        node = child
-    return None if node is None else node.start_mark.line + 1
-
-
-def _place(root: yaml.Node | None, loc: Sequence[int | str]) -> str:
-    dotted = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
-    line = _line_of(root, loc)
-    return f"line {line} ({dotted})" if line else dotted
-
-
 def _json_problem(data: Any) -> str | None:
     """Why event data that looks like JSON does not parse (None when it parses or does not look like JSON)."""
     if not isinstance(data, str) or data[:1] not in ("{", "[") or data == "[DONE]":
@@ -155,10 +127,11 @@ def _stream_problems(cassette: CassetteFile, text: str, path: str) -> list[Probl
                 )
         if body.tail and interaction.response.end == "complete":
             found.append(([*base, "tail"], "the stream ends inside an event (no blank line after it)"))
-    if not found:
-        return []
-    root = yaml.compose(text, Loader=_Loader)
-    return [Problem(path, _place(root, loc), problem) for loc, problem in found]
+    places = [(line_of(text, loc), format_loc(loc)) for loc, _ in found]
+    return [
+        Problem(path, f"line {line} ({dotted})" if line else dotted, problem)
+        for (line, dotted), (_, problem) in zip(places, found, strict=True)
+    ]
 
 
 def check_file(

@@ -21,8 +21,6 @@ import hashlib
 import importlib.metadata
 import json
 import marshal
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -101,25 +99,18 @@ def _cache_bytes(cassette: CassetteFile) -> bytes:
 
 
 def _write(entry: Path, cassette: CassetteFile) -> None:
+    from .storage import write_atomic  # storage loads through this module: imported here, not at the top
+
     # The cache is an optimisation: failing to write it (read-only checkout, full disk) must not fail a test.
     with contextlib.suppress(OSError):
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        for stale in entry.parent.glob(f"{entry.name.split('-')[0]}-*.cache"):
-            with contextlib.suppress(OSError):
-                stale.unlink()
-        fd, temp_name = tempfile.mkstemp(prefix=f".{entry.name}.", suffix=".tmp", dir=entry.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(_cache_bytes(cassette))
-            os.replace(temp_name, entry)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(temp_name)
+        _forget(entry.parent, entry.name.split("-")[0])
+        write_atomic(entry, _cache_bytes(cassette))
 
 
-def _forget(cache_dir: Path, path: Path) -> None:
+def _forget(cache_dir: Path, prefix: str) -> None:
+    """Remove every entry of one cassette (``prefix`` is its path's part of the entry names)."""
     with contextlib.suppress(OSError):
-        for stale in cache_dir.glob(f"{_entry_prefix(path)}-*.cache"):
+        for stale in cache_dir.glob(f"{prefix}-*.cache"):
             stale.unlink()
 
 
@@ -130,7 +121,9 @@ def cached_parse(
     bytes, else from ``parse()`` (whose errors propagate), then remembered when the file is large."""
     if cache_dir is None or len(data) < MIN_CACHED_BYTES:
         if cache_dir is not None:
-            _forget(cache_dir, path)  # a cassette that shrank leaves no entry of its former content behind
+            _forget(
+                cache_dir, _entry_prefix(path)
+            )  # a cassette that shrank leaves no entry of its former content behind
         with gc_paused():
             return parse()
     entry = _entry_path(cache_dir, path, data)

@@ -30,6 +30,8 @@ class MatchKey:
     query: tuple[tuple[str, str], ...]
     body_is_json: bool
     body: Any
+    redacted: bool = False
+    """Whether redaction replaced something in the path, query or body (only then can a wildcard match)."""
 
     def matches(self, other: MatchKey) -> bool:
         """Whether two requests mean the same (``self`` sent, ``other`` recorded; secrets the recording redacted
@@ -38,7 +40,7 @@ class MatchKey:
             return False
         if self.path == other.path and self.query == other.query and self.body == other.body:
             return True
-        return equal_with_redactions(
+        return other.redacted and equal_with_redactions(
             (self.path, self.query, self.body), (other.path, other.query, other.body)
         )
 
@@ -47,7 +49,8 @@ def match_key(request: RecordedRequest) -> MatchKey:
     """The :class:`MatchKey` of a stored (or about to be stored) request."""
     parts = urlsplit(request.url)
     is_json, value = json_value(request.body)
-    body: Any = value if is_json else body_bytes(request.body)
+    raw = body_bytes(request.body)
+    body: Any = value if is_json else raw
     boundary = _multipart_boundary(request.headers.get("content-type"))
     if boundary and isinstance(body, bytes):
         # Clients draw a random boundary for every multipart body (file uploads): it means nothing.
@@ -58,6 +61,7 @@ def match_key(request: RecordedRequest) -> MatchKey:
         query=tuple(sorted(parse_qsl(parts.query, keep_blank_values=True))),
         body_is_json=is_json,
         body=body,
+        redacted="<redacted" in request.url or b"<redacted" in raw,
     )
 
 

@@ -144,6 +144,7 @@ class Cassette:
         the test, even when the code under test caught the error."""
         self.normaliser: Normaliser | None = Normaliser(id_prefixes) if normalise else None
         """The cassette's ID and timestamp normaliser (None when real values are kept), shared with snapshots."""
+        self._observed = 0  # how many leading interactions the normaliser has seen for snapshots
         self._engine = Engine(path, record_mode, load=self._load, save=self._save, normaliser=self.normaliser)
 
     # -- what tests read ---------------------------------------------------------------------------------------------
@@ -204,7 +205,9 @@ class Cassette:
             if id(interaction.response) in unfinished:
                 break  # later IDs get their numbers once this body is complete, as writing the file would
             done.append(interaction)
-        self.normaliser.observe(done)
+        # Placeholders, once given, never change: only interactions not observed before need a pass.
+        self.normaliser.observe(done[self._observed :])
+        self._observed = len(done)
         return self.normaliser.value(value)
 
     @property

@@ -22,7 +22,15 @@ from .cassette import FORMAT_VERSION, CassetteFile, SSEBody
 from .errors import CassetteFormatError
 from .load_cache import cached_parse
 
-__all__ = ["dump_cassette", "field_at_line", "load_cassette", "parse_cassette", "write_atomic"]
+__all__ = [
+    "dump_cassette",
+    "field_at_line",
+    "format_loc",
+    "line_of",
+    "load_cassette",
+    "parse_cassette",
+    "write_atomic",
+]
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -62,19 +70,21 @@ def dump_cassette(cassette: CassetteFile) -> str:
     return HEADER_COMMENT + str(text)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half of one.
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write ``text`` (UTF-8 with ``\n`` line ends, or bytes as they are) to ``path`` so that readers see the old
+    file or the new one, never half of one.
 
     The text goes to a temporary file in the same directory, is flushed to disk, then renamed over ``path``.
     """
+    data = text.encode("utf-8") if isinstance(text, str) else text
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp makes the file private (0600); a cassette is a project file: keep the old file's mode, or give
         # the one a newly created file gets.
         os.chmod(temp_name, _mode_for(path))
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp_name, path)
@@ -93,7 +103,8 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def _format_loc(loc: Sequence[int | str]) -> str:
+def format_loc(loc: Sequence[int | str]) -> str:
+    """A location as a path people read: ``interactions[2].response.body``."""
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -113,7 +124,7 @@ def _strip_tags(loc: Sequence[int | str]) -> list[int | str]:
     return cleaned
 
 
-def _line_of(text: str, loc: Sequence[int | str]) -> int | None:
+def line_of(text: str, loc: Sequence[int | str]) -> int | None:
     """The 1-based line of the node at ``loc`` in the YAML ``text`` (or of its nearest existing parent)."""
     try:
         node = yaml.compose(text, Loader=_Loader)
@@ -172,7 +183,7 @@ def field_at_line(text: str, line: int) -> str:
         if child is None:
             break
         node = child
-    return _format_loc(loc) if loc else f"line {line}"
+    return format_loc(loc) if loc else f"line {line}"
 
 
 def parse_cassette(text: str, path: Path | str, *, fix_hint: str = "") -> CassetteFile:
@@ -202,7 +213,7 @@ def parse_cassette(text: str, path: Path | str, *, fix_hint: str = "") -> Casset
     if version != FORMAT_VERSION:
         found = "no 'version' key" if version is None else f"version {version!r}"
         raise fail(
-            f"line {_line_of(text, ['version']) or 1}",
+            f"line {line_of(text, ['version']) or 1}",
             f"unsupported cassette format: {found}; this pytest-runs reads version {FORMAT_VERSION}. "
             "A vcrpy cassette can be converted with `pytest-runs import`.",
         )
@@ -211,8 +222,8 @@ def parse_cassette(text: str, path: Path | str, *, fix_hint: str = "") -> Casset
     except ValidationError as error:
         first = error.errors()[0]
         loc = _strip_tags(first["loc"])
-        line = _line_of(text, loc)
-        where = f"line {line} ({_format_loc(loc)})" if line else _format_loc(loc)
+        line = line_of(text, loc)
+        where = f"line {line} ({format_loc(loc)})" if line else format_loc(loc)
         more = f" (and {error.error_count() - 1} more problem(s))" if error.error_count() > 1 else ""
         raise fail(where, f"{first['msg']}{more}") from None
     for interaction in cassette.interactions:
